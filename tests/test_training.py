@@ -1,0 +1,136 @@
+"""fkd-train end to end on generated data: train, resume, select, export, manifest."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, demo_kaggle_csv, fkd_train
+from tracker.keypoints import SUBSETS
+from tracker.manifest import load_manifest
+
+tf = pytest.importorskip("tensorflow")
+
+
+def test_masked_loss_ignores_missing_labels():
+    from train.model import masked_mse
+
+    y_true = np.array([[0.0, np.nan, 1.0, np.nan]], np.float32)
+    a = np.array([[0.5, 100.0, 1.0, -7.0]], np.float32)
+    b = np.array([[0.5, -3.0, 1.0, 42.0]], np.float32)
+    la, lb = float(masked_mse(y_true, a)), float(masked_mse(y_true, b))
+    assert la == pytest.approx(0.125) and lb == pytest.approx(la)
+    x = tf.Variable(a)
+    with tf.GradientTape() as tape:
+        loss = masked_mse(y_true, x)
+    g = tape.gradient(loss, x).numpy()
+    assert g[0, 1] == 0 and g[0, 3] == 0 and g[0, 0] != 0
+
+
+def test_both_subsets_export_a_valid_manifest(tiny_models):
+    out, _ = tiny_models
+    m = load_manifest(out)
+    assert set(m["subsets"]) == {"4pts", "11pts"}
+    for name, sub in m["subsets"].items():
+        assert sub["keypoints"] == list(SUBSETS[name])
+        assert os.path.isfile(os.path.join(out, sub["ensemble"]["file"]))
+        sel = sub["trained"]["selection"]
+        assert sel["selected"] and sel["best_single_val_rmse_px"] > 0
+        for mem in sub["members"]:
+            assert mem["quantization"] in ("int8", "float16")
+            assert os.path.isfile(os.path.join(out, mem["file"]))
+    assert m["subsets"]["11pts"]["trained"]["settings"]["batch_size"] == 16
+
+
+def test_tflite_agrees_with_keras(tiny_models, tmp_path):
+    """int8 and float16 members, and the fused graph, against the Keras model they came from."""
+    import keras
+
+    from train.export import convert, fused
+    from train.fit import to_pixels
+    from train.model import masked_mse
+    from tracker.ensemble import Runner
+
+    _, work = tiny_models
+    state = json.load(open(os.path.join(work, "runs", "4pts", "seed0", "state.json")))
+    model = keras.models.load_model(os.path.join(work, "runs", "4pts", "seed0", state["checkpoint"]),
+                                    custom_objects={"masked_mse": masked_mse})
+    from train.data import load_kaggle_csv
+
+    crops = load_kaggle_csv(os.path.join(work, "train.csv")).images
+    want = to_pixels(model.predict(crops[..., None] / 255.0, verbose=0))
+    spread = want.max() - want.min()
+    # stated tolerances: float32 exact to 0.01 px, float16 to 0.25 px, int8 to 2% of the output range
+    for q, tol in (("float32", 0.01), ("float16", 0.25), ("int8", 0.02 * spread)):
+        path = tmp_path / f"m-{q}.tflite"
+        path.write_bytes(convert(model, q, crops))
+        got = Runner(str(path)).predict(crops)
+        assert np.abs(got - want).max() < tol, q
+    # fused = members averaged one by one
+    path = tmp_path / "fused.tflite"
+    path.write_bytes(convert(fused([model, model], "f"), "float32"))
+    assert np.abs(Runner(str(path)).predict(crops) - want).max() < 0.01
+
+
+def test_fused_ensemble_matches_members_one_by_one(tiny_models):
+    from tracker.ensemble import Keypoints15
+
+    from train.data import load_kaggle_csv
+
+    out, work = tiny_models
+    crops = load_kaggle_csv(os.path.join(work, "train.csv")).images
+    a, b = Keypoints15(out, fused=True)(crops), Keypoints15(out, fused=False)(crops)
+    # int8 rounding of one graph against several: within 2% of the output range
+    assert np.abs(a - b).max() < 0.02 * (b.max() - b.min())
+
+
+def test_killed_run_resumes_from_its_checkpoint(tmp_path):
+    csv_path = demo_kaggle_csv(str(tmp_path / "d.csv"), n=24)
+    args = [sys.executable, "-m", "train.cli", "--subset", "4pts", "--data", csv_path, "--out",
+            str(tmp_path / "m"), "--workdir", str(tmp_path / "w"), "--members", "1", "--epochs", "40",
+            "--batch-size", "8", "--dense", "32", "--quiet"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    state_path = tmp_path / "w" / "4pts" / "seed0" / "state.json"
+    p = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if state_path.exists() and json.loads(state_path.read_text())["epoch"] >= 2:
+            break
+        time.sleep(0.2)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    killed_at = json.loads(state_path.read_text())["epoch"]
+    assert 2 <= killed_at < 40
+    args[args.index("40")] = str(killed_at + 2)   # the same run, asked to go two epochs further
+    r = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    state = json.loads(state_path.read_text())
+    epochs = [h["epoch"] for h in state["history"]]
+    assert epochs == list(range(1, killed_at + 3))   # continued, not restarted
+    assert (tmp_path / "w" / "4pts" / "seed0" / "history.png").exists()
+
+
+def test_bad_data_is_one_line_error(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("left_eye_center_x,Image\n1.0,1 2 3\n")
+    r = fkd_train("--subset", "4pts", "--data", str(bad), check=False)
+    assert r.returncode == 2
+    assert "row 2" in r.stderr and "Traceback" not in r.stderr
+    r = fkd_train("--subset", "4pts", "--data", str(tmp_path / "nope.csv"), check=False)
+    assert r.returncode == 2 and "no such file" in r.stderr
+
+
+def test_preview_and_csv_conversion(tmp_path):
+    csv_path = demo_kaggle_csv(str(tmp_path / "d.csv"), n=8)
+    fkd_train("--subset", "11pts", "--data", csv_path, "--preview-augment", str(tmp_path / "p.png"))
+    assert (tmp_path / "p.png").stat().st_size > 1000
+    fkd_train("--subset", "4pts", "--data", csv_path, "--to-csv", str(tmp_path / "again.csv"))
+    from train.data import load_kaggle_csv
+    a, b = load_kaggle_csv(csv_path), load_kaggle_csv(str(tmp_path / "again.csv"))
+    assert np.array_equal(a.images, b.images)
+    assert np.allclose(a.keypoints, b.keypoints, atol=1e-3, equal_nan=True)

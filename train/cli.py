@@ -1,0 +1,148 @@
+"""fkd-train: one subset's ensemble, trained, selected and exported to TFLite.
+
+    fkd-train --subset 4pts --data training.csv
+    fkd-train --subset 11pts --data ../shared/data/youtube-faces-68
+
+Read top to bottom: load -> split -> train members -> select -> export.
+"""
+
+import json
+import os
+import sys
+import time
+
+import click
+import numpy as np
+
+from tracker.crop import CropRule
+from tracker.keypoints import SUBSETS, subset_indices
+from .augment import AugmentConfig
+
+DEFAULT_BATCH = {"4pts": 256, "11pts": 128}
+
+
+def fail(msg):
+    click.echo(f"fkd-train: error: {msg}", err=True)
+    sys.exit(2)
+
+
+def select_members(preds, true):
+    """Greedy forward selection: add the member that most lowers the averaged ensemble's RMSE."""
+    from .fit import rmse
+
+    chosen, best = [], float("inf")
+    while True:
+        trial = [(rmse(np.mean([preds[j] for j in chosen + [i]], axis=0), true), i)
+                 for i in range(len(preds)) if i not in chosen]
+        if not trial:
+            break
+        score, i = min(trial)
+        if score >= best:
+            break
+        chosen.append(i)
+        best = score
+    return chosen, best
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.option("--subset", type=click.Choice(list(SUBSETS)), required=True)
+@click.option("--data", "data_path", required=True,
+              help="Kaggle training.csv, or a folder with images/ and landmarks.csv (68 points).")
+@click.option("--out", "out_dir", default="models", help="Where the TFLite members and manifest.json go.")
+@click.option("--workdir", default="runs", help="Checkpoints, histories and the data cache.")
+@click.option("--members", default=3, help="Members trained, each with its own seed.")
+@click.option("--epochs", default=60)
+@click.option("--batch-size", type=int, default=None, help="Default: 256 for 4pts, 128 for 11pts.")
+@click.option("--optimizer", type=click.Choice(["rmsprop", "adam", "sgd"]), default="rmsprop")
+@click.option("--lr", default=1e-3)
+@click.option("--lr-schedule", type=click.Choice(["cosine", "constant"]), default="cosine")
+@click.option("--patience", default=50, help="Early stopping: epochs without a better validation RMSE.")
+@click.option("--widths", default="24,36,48,64", help="Conv widths.")
+@click.option("--kernel", default=5)
+@click.option("--dense", default=512)
+@click.option("--val-fraction", default=0.15)
+@click.option("--seed", default=0, help="Split seed; member i uses seed + i.")
+@click.option("--augment/--no-augment", default=True)
+@click.option("--flip/--no-flip", default=True)
+@click.option("--rotation", default=15.0, help="Degrees, +-.")
+@click.option("--elastic", default=2.0, help="Elastic displacement, px.")
+@click.option("--perspective", default=0.0015)
+@click.option("--skip-bad-rows", is_flag=True, help="Kaggle CSV: skip and count malformed rows.")
+@click.option("--preview-augment", type=click.Path(dir_okay=False), default=None,
+              help="Write a PNG grid of augmented samples and exit.")
+@click.option("--to-csv", type=click.Path(dir_okay=False), default=None,
+              help="Write the data as a Kaggle-format CSV and exit.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optimizer, lr, lr_schedule,
+         patience, widths, kernel, dense, val_fraction, seed, augment, flip, rotation, elastic,
+         perspective, skip_bad_rows, preview_augment, to_csv, quiet):
+    from .data import DataError, load, split, write_kaggle_csv
+
+    rule = CropRule()
+    try:
+        ds = load(data_path, rule, skip_bad=skip_bad_rows, cache_dir=os.path.join(workdir, "cache"))
+    except (DataError, OSError) as e:
+        fail(e)
+    if to_csv:
+        write_kaggle_csv(ds, to_csv)
+        click.echo(f"wrote {len(ds)} rows to {to_csv}")
+        return
+    idx = subset_indices(subset)
+    labelled = ~np.isnan(ds.keypoints[:, idx]).any(axis=(1, 2))
+    ds = ds.take(np.flatnonzero(labelled))
+    if len(ds) < 4:
+        fail(f"{data_path}: only {len(ds)} images have all {subset} keypoints")
+    kp = ds.keypoints[:, idx]
+    cfg = AugmentConfig(flip=flip, rotation_deg=rotation, elastic_px=elastic, perspective=perspective,
+                        enabled=augment)
+    if preview_augment:
+        from .augment import preview
+        preview(ds.images, kp, cfg, np.random.default_rng(seed), list(SUBSETS[subset]), preview_augment)
+        click.echo(f"wrote {preview_augment}")
+        return
+
+    # heavy imports only once there is training to do
+    from .fit import rmse, to_pixels, train_member
+    from .export import export_subset
+    import tensorflow as tf
+    import keras
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    tr, va, split_info = split(ds, val_fraction, seed)
+    settings = {"epochs": epochs, "batch_size": batch_size or DEFAULT_BATCH[subset], "optimizer": optimizer,
+                "lr": lr, "lr_schedule": lr_schedule, "patience": patience,
+                "widths": [int(w) for w in widths.split(",")], "kernel": kernel, "dense": dense}
+    click.echo(f"{subset}: {len(tr)} training and {len(va)} validation images "
+               f"(split by {split_info['by']}), {len(ds.info.get('source', ''))and ds.info['source']}; "
+               f"{'GPU ' + gpus[0].name if gpus else 'CPU'}")
+    run_root = os.path.join(workdir, subset)
+    models, preds, states = [], [], []
+    t0 = time.time()
+    for i in range(members):
+        model, state = train_member(os.path.join(run_root, f"seed{seed + i}"), subset, ds.images[tr], kp[tr],
+                                    ds.images[va], kp[va], seed + i, settings, cfg, show_progress=not quiet)
+        models.append(model)
+        preds.append(to_pixels(model.predict(ds.images[va][..., None] / 255.0, verbose=0)))
+        states.append(state)
+    chosen, sel_rmse = select_members(preds, kp[va])
+    singles = [rmse(p, kp[va]) for p in preds]
+    report = {"best_single_val_rmse_px": round(min(singles), 4),
+              "average_of_all_val_rmse_px": round(rmse(np.mean(preds, axis=0), kp[va]), 4),
+              "selected": [f"seed{seed + i}" for i in chosen], "selected_val_rmse_px": round(sel_rmse, 4),
+              "members_val_rmse_px": {f"seed{seed + i}": round(s, 4) for i, s in enumerate(singles)}}
+    click.echo(json.dumps(report, indent=2))
+    record = {"data": {**{k: v for k, v in ds.info.items()}, "images": len(ds), "train": len(tr),
+                       "val": len(va), "split": split_info},
+              "settings": settings, "augment": cfg.to_dict(), "selection": report,
+              "epochs_run": {f"seed{seed + i}": s["epoch"] for i, s in enumerate(states)},
+              "device": gpus[0].name if gpus else "cpu", "train_time_s_this_call": round(time.time() - t0)}
+    entry = export_subset(out_dir, subset, [models[i] for i in chosen], ds.images[va], kp[va],
+                          ds.images[tr], rule, record)
+    click.echo(f"exported {len(chosen)} member(s) to {out_dir}: ensemble {entry['ensemble']['file']} "
+               f"val RMSE {entry['ensemble']['val_rmse_px']:.3f} px")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,234 @@
+"""Training data: Kaggle's CSV or a folder of 68-landmark photos -> 96x96 crops + 15 keypoints.
+
+Every loader returns a `Dataset`: uint8 images (N, 96, 96), float32 keypoints
+(N, 15, 2) in crop pixels with NaN where a label is missing, and the person
+of each image where the data names one (for a split by person).
+"""
+
+import csv
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from tracker.crop import CropRule, crop, to_crop
+from tracker.detectors import HaarDetector
+from tracker.keypoints import NAMES, from_68
+
+
+class DataError(ValueError):
+    """Input data that cannot be used; the message names the file and row."""
+
+
+@dataclass
+class Dataset:
+    images: np.ndarray
+    keypoints: np.ndarray
+    persons: list = None
+    names: list = None
+    detected: np.ndarray = None   # True where the Haar box was used, False for a stand-in
+    info: dict = field(default_factory=dict)
+
+    def __len__(self):
+        return len(self.images)
+
+    def take(self, idx):
+        idx = np.asarray(idx)
+        pick = lambda v: None if v is None else [v[i] for i in idx]
+        return Dataset(self.images[idx], self.keypoints[idx], pick(self.persons), pick(self.names),
+                       None if self.detected is None else self.detected[idx], dict(self.info))
+
+
+# ---------------------------------------------------------------- Kaggle CSV
+
+KAGGLE_COLUMNS = [f"{n}_{a}" for n in NAMES for a in ("x", "y")]
+
+
+def load_kaggle_csv(path, skip_bad=False):
+    """Kaggle's training.csv (or test.csv, which has no keypoint columns)."""
+    images, keypoints, ids, skipped = [], [], [], 0
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise DataError(f"{path}: empty file") from None
+        if "Image" not in header:
+            raise DataError(f"{path}: no 'Image' column; is this a Kaggle facial-keypoints CSV?")
+        img_col = header.index("Image")
+        kp_cols = [header.index(c) if c in header else None for c in KAGGLE_COLUMNS]
+        id_col = header.index("ImageId") if "ImageId" in header else None
+        for rowno, row in enumerate(reader, start=2):
+            try:
+                if len(row) != len(header):
+                    raise DataError(f"{len(row)} fields, header has {len(header)}")
+                pixels = np.array(row[img_col].split(), dtype=np.float32) if row[img_col] else np.zeros(0)
+                if pixels.size != 96 * 96:
+                    raise DataError(f"{pixels.size} pixels, expected 9216")
+                if pixels.min() < 0 or pixels.max() > 255:
+                    raise DataError("pixel values outside 0..255")
+                kp = np.array([float(row[c]) if c is not None and row[c].strip() else np.nan
+                               for c in kp_cols], dtype=np.float32)
+            except (DataError, ValueError) as e:
+                msg = str(e) if isinstance(e, DataError) else f"not a number ({e})"
+                if skip_bad:
+                    skipped += 1
+                    continue
+                raise DataError(f"{path}, row {rowno}: {msg}") from None
+            images.append(pixels.reshape(96, 96).astype(np.uint8))
+            keypoints.append(kp.reshape(15, 2))
+            ids.append(row[id_col] if id_col is not None else str(rowno - 1))
+    if not images:
+        raise DataError(f"{path}: no usable rows")
+    return Dataset(np.stack(images), np.stack(keypoints), None, ids,
+                   info={"source": os.path.abspath(path), "format": "kaggle-csv", "skipped": skipped})
+
+
+def write_kaggle_csv(ds, path):
+    """A Dataset as Kaggle's training.csv layout (empty field for a missing label)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(KAGGLE_COLUMNS + ["Image"])
+        for img, kp in zip(ds.images, ds.keypoints):
+            vals = ["" if np.isnan(v) else f"{v:.4f}" for v in kp.reshape(-1)]
+            w.writerow(vals + [" ".join(map(str, img.reshape(-1).tolist()))])
+    os.replace(tmp, path)
+
+
+# -------------------------------------------------------- 68-landmark folder
+
+PERSON = re.compile(r"_\d+[a-z]?$")
+
+
+def person_of(filename):
+    """`Luis_Fonsi_21a.jpg` -> `Luis_Fonsi`."""
+    return PERSON.sub("", os.path.splitext(os.path.basename(filename))[0])
+
+
+def read_landmark_folder(root):
+    """(file names, (N, 68, 2) landmarks) of a folder with images/ and landmarks.csv."""
+    path = os.path.join(root, "landmarks.csv")
+    if not os.path.isfile(path):
+        raise DataError(f"{root}: no landmarks.csv (expected images/ and landmarks.csv)")
+    names, pts = [], []
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        next(reader, None)
+        for rowno, row in enumerate(reader, start=2):
+            if len(row) != 137:
+                raise DataError(f"{path}, row {rowno}: {len(row)} fields, expected 137")
+            try:
+                pts.append(np.array(row[1:], dtype=np.float32).reshape(68, 2))
+            except ValueError as e:
+                raise DataError(f"{path}, row {rowno}: not a number ({e})") from None
+            names.append(row[0])
+    return names, np.stack(pts)
+
+
+def match_detection(boxes, keypoints):
+    """Index of the best-scored box holding the eye centres and the nose tip, else None."""
+    for i, (x, y, w, h) in enumerate(boxes):
+        p = keypoints[[0, 1, 10]]
+        if np.all((p[:, 0] >= x) & (p[:, 0] <= x + w) & (p[:, 1] >= y) & (p[:, 1] <= y + h)):
+            return i
+    return None
+
+
+def detect_faces(root, names, k15, detector=None):
+    """Haar box per image matched to the true face (NaN row where missed)."""
+    detector = detector or HaarDetector()
+    boxes = np.full((len(names), 4), np.nan)
+    for i, name in enumerate(names):
+        gray = cv2.imread(os.path.join(root, "images", name), cv2.IMREAD_GRAYSCALE)
+        if gray is None:
+            raise DataError(f"{root}/images/{name}: missing or unreadable image")
+        b, _ = detector(gray)
+        j = match_detection(b, k15[i])
+        if j is not None:
+            boxes[i] = b[j]
+    return boxes
+
+
+def fit_crop_rule(boxes, k15, size=96, iod=36.0, eye_y=37.7):
+    """Crop-rule parameters from Haar boxes and true keypoints of the same faces.
+
+    Chosen so that the median face is framed like Kaggle's: eye centres `iod`
+    px apart and `eye_y` px from the top of the crop.
+    """
+    ok = ~np.isnan(boxes[:, 0])
+    b, k = boxes[ok], k15[ok]
+    w = b[:, 2]
+    d = np.linalg.norm(k[:, 0] - k[:, 1], axis=1)
+    scale = float(np.median(size * (d / w) / iod))
+    eye_rel = (k[:, :2, 1].mean(axis=1) - (b[:, 1] + b[:, 3] / 2)) / b[:, 3]
+    shift_y = float(np.median(eye_rel + scale / 2 - eye_y * scale / size))
+    anchors = k[:, [0, 1, 10, 14]]
+    centroid = anchors.mean(axis=1)
+    shape = np.sqrt(((anchors - centroid[:, None]) ** 2).sum(axis=2).mean(axis=1))
+    box_c = b[:, :2] + b[:, 2:] / 2
+    return CropRule(size=size, scale=round(scale, 4), shift_y=round(shift_y, 4),
+                    box_dx=round(float(np.median((box_c[:, 0] - centroid[:, 0]) / shape)), 4),
+                    box_dy=round(float(np.median((box_c[:, 1] - centroid[:, 1]) / shape)), 4),
+                    box_side=round(float(np.median(w / shape)), 4))
+
+
+def load_landmark_folder(root, rule=CropRule(), detector=None, cache_dir=None):
+    """Crops made as the tracker makes them: Haar box, else a stand-in box from the labels."""
+    names, pts = read_landmark_folder(root)
+    k15 = from_68(pts)
+    key = hashlib.sha1(json.dumps([os.path.abspath(root), os.path.getmtime(os.path.join(root, "landmarks.csv")),
+                                   len(names), rule.to_dict()]).encode()).hexdigest()[:12]
+    cache = os.path.join(cache_dir, f"faces-{key}.npz") if cache_dir else None
+    if cache and os.path.isfile(cache):
+        z = np.load(cache)
+        boxes = z["boxes"]
+    else:
+        boxes = detect_faces(root, names, k15, detector)
+    detected = ~np.isnan(boxes[:, 0])
+    images = np.zeros((len(names), rule.size, rule.size), np.uint8)
+    keypoints = np.zeros((len(names), 15, 2), np.float32)
+    for i, name in enumerate(names):
+        box = boxes[i] if detected[i] else rule.box_from_keypoints(k15[i])
+        gray = cv2.imread(os.path.join(root, "images", name), cv2.IMREAD_GRAYSCALE)
+        images[i], m = crop(gray, box, rule)
+        keypoints[i] = to_crop(k15[i], m)
+    if cache and not os.path.isfile(cache):
+        os.makedirs(cache_dir, exist_ok=True)
+        np.savez(cache + ".tmp.npz", boxes=boxes)
+        os.replace(cache + ".tmp.npz", cache)
+    return Dataset(images, keypoints, [person_of(n) for n in names], names, detected,
+                   info={"source": os.path.abspath(root), "format": "landmarks-68",
+                         "detected": int(detected.sum()), "stand_in_boxes": int((~detected).sum())})
+
+
+def load(path, rule=CropRule(), skip_bad=False, cache_dir=None):
+    """Either form of training data, by what `path` is."""
+    if os.path.isdir(path):
+        return load_landmark_folder(path, rule, cache_dir=cache_dir)
+    if os.path.isfile(path):
+        return load_kaggle_csv(path, skip_bad=skip_bad)
+    raise DataError(f"{path}: no such file or folder")
+
+
+def split(ds, val_fraction=0.15, seed=0):
+    """Train and validation indices: by person where the data names people, else by row."""
+    rng = np.random.default_rng(seed)
+    if ds.persons:
+        people = sorted(set(ds.persons))
+        rng.shuffle(people)
+        n_val = max(1, round(len(people) * val_fraction))
+        val_people = set(people[:n_val])
+        val = np.array([p in val_people for p in ds.persons])
+        how = "person"
+    else:
+        val = np.zeros(len(ds), bool)
+        val[rng.permutation(len(ds))[:max(1, round(len(ds) * val_fraction))]] = True
+        how = "row"
+    return np.flatnonzero(~val), np.flatnonzero(val), {"by": how, "seed": seed,
+                                                       "val_fraction": val_fraction,
+                                                       "val_persons": sorted(val_people) if ds.persons else None}

@@ -1,0 +1,114 @@
+"""Keras members -> TFLite (int8 and float16), the fused ensemble, and the manifest.
+
+The manifest is the tracker's only contract with training: what a file takes,
+what it returns and how to map that back to crop pixels.
+"""
+
+import datetime
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+import keras
+
+from tracker.keypoints import SUBSETS
+from tracker.manifest import MANIFEST, FORMAT_VERSION, load_manifest
+from .fit import to_pixels, rmse, write_json
+from .model import HALF
+
+INT8_TOLERANCE = 0.02   # an int8 member more than 2% worse than float ships as float16
+
+
+def convert(model, quantization, representative=None):
+    """TFLite bytes of a Keras model: 'int8' (full integer, int8 in and out), 'float16' or 'float32'."""
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if quantization == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        rep = representative.astype(np.float32)[..., None] / 255.0
+
+        def gen():
+            for i in range(len(rep)):
+                yield [rep[i:i + 1]]
+
+        converter.representative_dataset = gen
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    elif quantization == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantization != "float32":
+        raise ValueError(f"unknown quantization {quantization!r}")
+    return converter.convert()
+
+
+def fused(models, name):
+    """One graph: every member on the same input, outputs averaged."""
+    inputs = keras.Input(models[0].input_shape[1:], name="image")
+    outs = [m(inputs) for m in models]
+    out = outs[0] if len(outs) == 1 else keras.layers.Average(name="mean")(outs)
+    return keras.Model(inputs, out, name=name)
+
+
+def write_bytes(path, data):
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def export_subset(out_dir, subset, models, val_images, val_kp, train_images, crop_rule, record,
+                  n_representative=300, seed=0):
+    """Write the selected members and their fused ensemble; update the subset's manifest entry."""
+    from tracker.ensemble import Runner
+
+    os.makedirs(out_dir, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    rep = train_images[rng.choice(len(train_images), min(n_representative, len(train_images)), replace=False)]
+    members = []
+    for i, model in enumerate(models):
+        float_rmse = rmse(to_pixels(model.predict(val_images[..., None] / 255.0, verbose=0)), val_kp)
+        entry = None
+        for q in ("int8", "float16"):
+            fname = f"{subset}-m{i}-{q}.tflite"
+            write_bytes(os.path.join(out_dir, fname), convert(model, q, rep))
+            q_rmse = rmse(Runner(os.path.join(out_dir, fname)).predict(val_images), val_kp)
+            if q == "int8" and q_rmse > float_rmse * (1 + INT8_TOLERANCE):
+                os.remove(os.path.join(out_dir, fname))
+                record.setdefault("notes", []).append(
+                    f"member {i}: int8 {q_rmse:.3f}px vs float {float_rmse:.3f}px, shipped as float16")
+                continue
+            entry = {"file": fname, "quantization": q, "val_rmse_px": round(q_rmse, 4),
+                     "val_rmse_px_float": round(float_rmse, 4), "name": model.name,
+                     "bytes": os.path.getsize(os.path.join(out_dir, fname))}
+            break
+        members.append(entry)
+    # fused: int8 unless any member had to fall back
+    q = "int8" if all(m["quantization"] == "int8" for m in members) else "float16"
+    fname = f"{subset}-ensemble-{q}.tflite"
+    write_bytes(os.path.join(out_dir, fname), convert(fused(models, f"{subset}_ensemble"), q, rep))
+    ens_rmse = rmse(Runner(os.path.join(out_dir, fname)).predict(val_images), val_kp)
+    for old in os.listdir(out_dir):   # files of an earlier export of this subset
+        if old.startswith(f"{subset}-") and old.endswith(".tflite") and old not in {m["file"] for m in members} | {fname}:
+            os.remove(os.path.join(out_dir, old))
+    manifest = load_manifest(out_dir, must_exist=False) or {
+        "format_version": FORMAT_VERSION, "subsets": {}}
+    manifest["format_version"] = FORMAT_VERSION
+    manifest["crop_rule"] = crop_rule.to_dict()
+    manifest["input"] = {"shape": [crop_rule.size, crop_rule.size, 1], "color": "gray",
+                         "scale": "pixel / 255 (int8 files: the input tensor's quantization)"}
+    manifest["output"] = {"layout": "x0, y0, x1, y1, ... in the subset's keypoint order",
+                          "to_crop_px": {"multiply": HALF, "add": HALF}}
+    manifest["subsets"][subset] = {
+        "keypoints": list(SUBSETS[subset]),
+        "ensemble": {"file": fname, "quantization": q, "members": len(members),
+                     "val_rmse_px": round(ens_rmse, 4),
+                     "bytes": os.path.getsize(os.path.join(out_dir, fname))},
+        "members": members,
+        "trained": record,
+        "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    write_json(os.path.join(out_dir, MANIFEST), manifest)
+    load_manifest(out_dir)   # validates what was written
+    return manifest["subsets"][subset]

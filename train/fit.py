@@ -1,0 +1,187 @@
+"""Train one ensemble member: fresh augmentation each batch, a checkpoint each epoch.
+
+A run is a folder. Each finished epoch writes `ckpt-E.keras` (weights and
+optimizer state), then `state.json` naming it, atomically; a run started again
+with the same folder resumes after the last finished epoch. `history.csv` and
+`history.png` hold the loss curves.
+"""
+
+import csv
+import glob
+import json
+import math
+import os
+import time
+
+import keras
+import numpy as np
+
+from tracker.keypoints import SUBSETS
+from .augment import AugmentConfig, augment
+from .model import HALF, build, masked_mse
+
+
+def write_json(path, obj):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def to_targets(keypoints):
+    """(n, k, 2) crop pixels -> (n, 2k) model targets."""
+    return ((keypoints.reshape(len(keypoints), -1) - HALF) / HALF).astype(np.float32)
+
+
+def to_pixels(outputs):
+    """(n, 2k) model outputs -> (n, k, 2) crop pixels."""
+    return (np.asarray(outputs, np.float32) * HALF + HALF).reshape(len(outputs), -1, 2)
+
+
+def rmse(pred, true):
+    """RMSE in crop pixels over the coordinates labelled in `true`."""
+    ok = ~np.isnan(true)
+    return float(np.sqrt(np.mean((pred[ok] - true[ok]) ** 2)))
+
+
+class Batches(keras.utils.PyDataset):
+    """Shuffled mini-batches, augmented afresh; seeded by (seed, epoch, batch)."""
+
+    def __init__(self, images, keypoints, names, batch_size, cfg, seed, epoch=0, **kw):
+        super().__init__(**kw)
+        self.images, self.keypoints, self.names = images, keypoints, names
+        self.batch_size, self.cfg, self.seed = batch_size, cfg, seed
+        self.set_epoch(epoch)
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+        self.order = np.random.default_rng([self.seed, epoch]).permutation(len(self.images))
+
+    def __len__(self):
+        return math.ceil(len(self.images) / self.batch_size)
+
+    def __getitem__(self, i):
+        idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        x, kp = augment(self.images[idx], self.keypoints[idx], self.cfg, rng, self.names)
+        return x[..., None], to_targets(kp)
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Per-epoch validation RMSE, atomic checkpoint, early stopping, history, progress."""
+
+    def __init__(self, run_dir, state, val_x, val_kp, patience, epochs, bar, batches):
+        super().__init__()
+        self.run_dir, self.state = run_dir, state
+        self.val_x, self.val_kp = val_x, val_kp
+        self.patience, self.epochs, self.bar, self.batches = patience, epochs, bar, batches
+
+    def on_epoch_end(self, epoch, logs=None):
+        pred = to_pixels(self.model.predict(self.val_x, batch_size=256, verbose=0))
+        val = rmse(pred, self.val_kp)
+        s = self.state
+        s["history"].append({"epoch": epoch + 1, "loss": float(logs["loss"]), "val_rmse_px": val,
+                             "lr": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
+                             "time_s": time.time()})
+        if val < s["best_val_rmse_px"]:
+            s["best_val_rmse_px"], s["best_epoch"], s["wait"] = val, epoch + 1, 0
+            self.model.save_weights(os.path.join(self.run_dir, "best.weights.h5.tmp.weights.h5"))
+            os.replace(os.path.join(self.run_dir, "best.weights.h5.tmp.weights.h5"),
+                       os.path.join(self.run_dir, "best.weights.h5"))
+        else:
+            s["wait"] += 1
+        s["epoch"] = epoch + 1
+        ckpt = f"ckpt-{epoch + 1}.keras"
+        self.model.save(os.path.join(self.run_dir, ckpt + ".tmp.keras"))
+        os.replace(os.path.join(self.run_dir, ckpt + ".tmp.keras"), os.path.join(self.run_dir, ckpt))
+        s["checkpoint"] = ckpt
+        if s["wait"] >= self.patience:
+            s["stopped_early"] = True
+            self.model.stop_training = True
+        write_json(os.path.join(self.run_dir, "state.json"), s)
+        for old in glob.glob(os.path.join(self.run_dir, "ckpt-*.keras")):
+            if os.path.basename(old) != ckpt:
+                os.remove(old)
+        write_history(self.run_dir, s["history"])
+        self.batches.set_epoch(epoch + 1)
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{logs['loss']:.4f}", val_rmse=f"{val:.3f}px",
+                                 best=f"{s['best_val_rmse_px']:.3f}")
+
+
+def write_history(run_dir, history):
+    tmp = os.path.join(run_dir, "history.csv.tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["epoch", "loss", "val_rmse_px", "lr", "time_s"])
+        w.writeheader()
+        w.writerows(history)
+    os.replace(tmp, os.path.join(run_dir, "history.csv"))
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    ep = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
+    ax[0].plot(ep, [h["loss"] for h in history])
+    ax[0].set(title="training loss (augmented)", xlabel="epoch", yscale="log")
+    ax[1].plot(ep, [h["val_rmse_px"] for h in history])
+    ax[1].set(title="validation RMSE (crop px)", xlabel="epoch")
+    fig.tight_layout()
+    fig.savefig(os.path.join(run_dir, "history.png.tmp.png"), dpi=80)
+    plt.close(fig)
+    os.replace(os.path.join(run_dir, "history.png.tmp.png"), os.path.join(run_dir, "history.png"))
+
+
+def make_optimizer(name, lr, schedule, steps):
+    if schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=steps, alpha=0.01)
+    opts = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam,
+            "sgd": lambda learning_rate: keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True)}
+    return opts[name](learning_rate=lr)
+
+
+def train_member(run_dir, subset, train_images, train_kp, val_images, val_kp, seed, settings,
+                 augment_cfg=AugmentConfig(), show_progress=True):
+    """Train (or resume) one member; returns its best model and training state."""
+    os.makedirs(run_dir, exist_ok=True)
+    names = list(SUBSETS[subset])
+    state_path = os.path.join(run_dir, "state.json")
+    keras.utils.set_random_seed(seed)
+    batches = Batches(train_images, train_kp, names, settings["batch_size"], augment_cfg, seed,
+                      workers=settings.get("workers", 2), use_multiprocessing=False)
+    if os.path.isfile(state_path):
+        with open(state_path) as f:
+            state = json.load(f)
+        model = keras.models.load_model(os.path.join(run_dir, state["checkpoint"]),
+                                        custom_objects={"masked_mse": masked_mse})
+    else:
+        state = {"subset": subset, "seed": seed, "epoch": 0, "best_val_rmse_px": float("inf"),
+                 "best_epoch": 0, "wait": 0, "stopped_early": False, "history": [],
+                 "settings": settings}
+        model = build(2 * len(names), widths=tuple(settings["widths"]), kernel=settings["kernel"],
+                      dense=settings["dense"], name=f"{subset}_seed{seed}")
+        steps = settings["epochs"] * len(batches)
+        model.compile(optimizer=make_optimizer(settings["optimizer"], settings["lr"],
+                                               settings["lr_schedule"], steps),
+                      loss=masked_mse)
+    done = state["epoch"] >= settings["epochs"] or state["stopped_early"]
+    if not done:
+        batches.set_epoch(state["epoch"])
+        bar = None
+        if show_progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=settings["epochs"], initial=state["epoch"], unit="epoch",
+                       desc=f"{subset} seed {seed}", dynamic_ncols=True)
+        cb = Checkpoint(run_dir, state, val_images[..., None].astype(np.float32) / 255.0, val_kp,
+                        settings["patience"], settings["epochs"], bar, batches)
+        model.fit(batches, epochs=settings["epochs"], initial_epoch=state["epoch"],
+                  callbacks=[cb], verbose=0, shuffle=False)
+        if bar is not None:
+            bar.close()
+    model.load_weights(os.path.join(run_dir, "best.weights.h5"))
+    return model, state
