@@ -1,0 +1,1 @@
+"""fkd tracker: 15 facial keypoints on every face of a frame, on LiteRT alone."""

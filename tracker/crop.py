@@ -1,0 +1,118 @@
+"""The one crop rule: face box -> square 96x96 grayscale crop, and back.
+
+Training crops and tracking crops come from this module alone, so the models
+see at run time exactly the framing they were trained on. Coordinates are
+pixel centres (pixel (0, 0) is the point (0, 0)), as in Kaggle's labels and
+OpenCV's warps.
+"""
+
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+from .keypoints import INDEX
+
+CROP_SIZE = 96
+
+
+@dataclass(frozen=True)
+class CropRule:
+    """How a detector box becomes a square crop, and how keypoints become a box.
+
+    `scale` and `shift_y` were fitted on Haar boxes of real faces
+    (`train.data.fit_crop_rule`) so that the crop frames a face as Kaggle's
+    images do: eye centres about 36 px apart, about 37 px from the top.
+    `box_*` place a detector-like box on a face from its keypoints: tracking
+    between detections, and a stand-in where the detector missed a face
+    in training data.
+    """
+
+    size: int = CROP_SIZE
+    scale: float = 0.9797     # crop side / box side
+    shift_y: float = 0.0092   # crop centre below box centre, in box sides
+    box_dx: float = -0.055      # box centre - keypoint centroid, in shape sizes
+    box_dy: float = -0.3193
+    box_side: float = 4.2334  # box side / shape size
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+    def square(self, box):
+        """Centre and side of the crop square for an (x, y, w, h) box."""
+        x, y, w, h = (float(v) for v in box)
+        side = self.scale * max(w, h)
+        return x + w / 2.0, y + h / 2.0 + self.shift_y * h, side
+
+    def matrix(self, box):
+        """2x3 affine taking image coordinates to crop coordinates."""
+        cx, cy, side = self.square(box)
+        s = self.size / side
+        # crop pixel u covers image [cx - side/2 + u/s, ...]; centres at +0.5
+        return np.array([[s, 0.0, (side / 2.0 - cx) * s - 0.5],
+                         [0.0, s, (side / 2.0 - cy) * s - 0.5]], dtype=np.float64)
+
+    def box_from_keypoints(self, points):
+        """A detector-like (x, y, w, h) box for a face with these (15, 2) keypoints.
+
+        Uses the rows present (not NaN); the shape size is the RMS distance of
+        the eye centres, nose tip and bottom lip from their centroid, which
+        changes little with head turn.
+        """
+        p = np.asarray(points, dtype=np.float64)[ANCHORS]
+        centroid = p.mean(axis=0)
+        size = np.sqrt(((p - centroid) ** 2).sum(axis=1).mean())
+        side = self.box_side * size
+        cx = centroid[0] + self.box_dx * size
+        cy = centroid[1] + self.box_dy * size
+        return np.array([cx - side / 2.0, cy - side / 2.0, side, side])
+
+
+ANCHORS = [INDEX[n] for n in ("left_eye_center", "right_eye_center", "nose_tip",
+                              "mouth_center_bottom_lip")]
+
+
+def crop(gray, box, rule=CropRule()):
+    """96x96 uint8 crop of a grayscale image and the image->crop affine.
+
+    Large faces are first halved with a Gaussian pyramid on the region alone,
+    so the bilinear warp never shrinks by more than 2 (no aliasing).
+    """
+    m = rule.matrix(box)
+    s = m[0, 0]
+    cx, cy, side = rule.square(box)
+    h, w = gray.shape[:2]
+    x0 = int(max(0, np.floor(cx - side / 2.0) - 2))
+    y0 = int(max(0, np.floor(cy - side / 2.0) - 2))
+    x1 = int(min(w, np.ceil(cx + side / 2.0) + 3))
+    y1 = int(min(h, np.ceil(cy + side / 2.0) + 3))
+    if x1 <= x0 or y1 <= y0:  # box wholly outside the image
+        x0, y0, x1, y1 = 0, 0, w, h
+    region = gray[y0:y1, x0:x1]
+    level = 0
+    while s * 2 ** level < 0.5 and min(region.shape[:2]) >= 4:
+        region = cv2.pyrDown(region)
+        level += 1
+    # image x = x0 + 2**level * region x
+    k = 2 ** level
+    mr = np.array([[s * k, 0.0, m[0, 2] + s * x0],
+                   [0.0, s * k, m[1, 2] + s * y0]])
+    out = cv2.warpAffine(region, mr, (rule.size, rule.size), flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+    return out, m
+
+
+def to_image(points, m):
+    """Map (..., 2) crop coordinates back to the image with image->crop affine `m`."""
+    p = np.asarray(points, dtype=np.float64)
+    inv = cv2.invertAffineTransform(m)
+    return p @ inv[:, :2].T + inv[:, 2]
+
+
+def to_crop(points, m):
+    p = np.asarray(points, dtype=np.float64)
+    return p @ m[:, :2].T + m[:, 2]

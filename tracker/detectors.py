@@ -1,0 +1,106 @@
+"""Face detectors, chosen by name: `DETECTORS["haar"]`, `DETECTORS["mediapipe"]`.
+
+A detector is called on a grayscale frame (and the BGR frame, for those that
+want colour) and returns (boxes (N, 4) as x, y, w, h in frame pixels, scores (N,)).
+"""
+
+import os
+
+import cv2
+import numpy as np
+
+
+class DetectorError(RuntimeError):
+    """A detector that cannot start: missing model file or package."""
+
+
+class HaarDetector:
+    """OpenCV's frontal-face Haar cascade on a downscaled frame.
+
+    Defaults chosen on the 3,223 real frames of ../shared/data (recall with no
+    second face on a single-face frame): `python -m train.tune_haar`.
+    """
+
+    name = "haar"
+
+    def __init__(self, cascade="haarcascade_frontalface_default.xml", max_side=320,
+                 scale_factor=1.1, min_neighbors=4, min_size=24, upscale=True):
+        path = cascade if os.path.isfile(cascade) else os.path.join(cv2.data.haarcascades, cascade)
+        self.cascade = cv2.CascadeClassifier(path)
+        if self.cascade.empty():
+            raise DetectorError(f"cannot load Haar cascade {path}")
+        self.max_side = max_side
+        self.scale_factor = scale_factor
+        self.min_neighbors = min_neighbors
+        self.min_size = min_size
+        self.upscale = upscale
+
+    def __call__(self, gray, bgr=None):
+        h, w = gray.shape[:2]
+        f = self.max_side / max(h, w) if (self.upscale or max(h, w) > self.max_side) else 1.0
+        small = gray if f == 1.0 else cv2.resize(gray, (round(w * f), round(h * f)),
+                                                 interpolation=cv2.INTER_AREA)
+        small = cv2.equalizeHist(small)
+        boxes, _, weights = self.cascade.detectMultiScale3(
+            small, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
+            minSize=(self.min_size, self.min_size), outputRejectLevels=True)
+        if len(boxes) == 0:
+            return np.zeros((0, 4)), np.zeros(0)
+        boxes = np.asarray(boxes, dtype=np.float64) / f
+        scores = np.asarray(weights, dtype=np.float64).reshape(-1)
+        order = np.argsort(-scores)
+        return boxes[order], scores[order]
+
+    def close(self):
+        pass
+
+
+class MediaPipeDetector:
+    """MediaPipe BlazeFace short-range through the Tasks API (imported only here)."""
+
+    name = "mediapipe"
+    HELP = ("the mediapipe detector needs blaze_face_short_range.tflite: download it from "
+            "https://storage.googleapis.com/mediapipe-models/face_detector/blaze_face_short_range/"
+            "float16/latest/blaze_face_short_range.tflite and pass --detector-model PATH")
+
+    def __init__(self, model_path=None, min_confidence=0.5):
+        if not model_path or not os.path.isfile(model_path):
+            raise DetectorError(self.HELP if not model_path else f"{model_path}: no such file; " + self.HELP)
+        try:
+            from mediapipe.tasks.python import BaseOptions, vision
+            import mediapipe as mp
+        except ImportError:
+            raise DetectorError("the mediapipe detector needs `pip install mediapipe`") from None
+        self._mp = mp
+        options = vision.FaceDetectorOptions(
+            base_options=BaseOptions(model_asset_path=model_path),
+            running_mode=vision.RunningMode.IMAGE,
+            min_detection_confidence=min_confidence)
+        self.task = vision.FaceDetector.create_from_options(options)
+
+    def __call__(self, gray, bgr=None):
+        rgb = cv2.cvtColor(bgr if bgr is not None else cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR),
+                           cv2.COLOR_BGR2RGB)
+        result = self.task.detect(self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb))
+        boxes, scores = [], []
+        for d in result.detections:
+            b = d.bounding_box
+            boxes.append((b.origin_x, b.origin_y, b.width, b.height))
+            scores.append(d.categories[0].score if d.categories else 0.0)
+        if not boxes:
+            return np.zeros((0, 4)), np.zeros(0)
+        return np.asarray(boxes, dtype=np.float64), np.asarray(scores)
+
+    def close(self):
+        self.task.close()
+
+
+DETECTORS = {"haar": HaarDetector, "mediapipe": MediaPipeDetector}
+
+
+def make_detector(name, **options):
+    try:
+        cls = DETECTORS[name]
+    except KeyError:
+        raise DetectorError(f"unknown detector {name!r}; choose from {', '.join(DETECTORS)}") from None
+    return cls(**options)

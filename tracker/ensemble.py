@@ -1,0 +1,105 @@
+"""LiteRT inference: a batch of 96x96 crops -> keypoints in crop pixels."""
+
+import os
+
+import numpy as np
+
+from .keypoints import INDEX, NAMES, SUBSETS
+from .manifest import ModelError, load_manifest
+
+
+def _interpreter_class():
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # pragma: no cover - the dependency is declared
+        raise ModelError("LiteRT is missing: pip install ai-edge-litert") from None
+    return Interpreter
+
+
+class Runner:
+    """One .tflite file: uint8 crops (n, 96, 96) -> (n, k, 2) crop pixels.
+
+    Handles float and int8 files alike through the tensors' own quantization,
+    and resizes the batch dimension only when the number of faces changes.
+    """
+
+    def __init__(self, path, threads=1, to_crop_px=(48.0, 48.0)):
+        if not os.path.isfile(path):
+            raise ModelError(f"{path}: model file missing")
+        try:
+            self.interp = _interpreter_class()(model_path=path, num_threads=threads)
+            self.interp.allocate_tensors()
+        except (ValueError, RuntimeError) as e:
+            raise ModelError(f"{path}: not a usable TFLite model ({str(e).splitlines()[0]})") from None
+        self.path = path
+        self.mul, self.add = to_crop_px
+        self.inp = self.interp.get_input_details()[0]
+        self.out = self.interp.get_output_details()[0]
+        self.batch = int(self.inp["shape"][0])
+        in_scale, in_zero = self.inp["quantization"]
+        self.in_dtype = self.inp["dtype"]
+        # pixel p in [0, 255] -> model value p / 255 -> tensor value
+        if self.in_dtype == np.float32:
+            self.in_a, self.in_b = 1.0 / 255.0, 0.0
+        else:
+            self.in_a, self.in_b = 1.0 / (255.0 * in_scale), float(in_zero)
+        out_scale, out_zero = self.out["quantization"]
+        self.out_q = (out_scale, out_zero) if self.out["dtype"] != np.float32 else None
+
+    def _resize(self, n):
+        if n != self.batch:
+            self.interp.resize_tensor_input(self.inp["index"], [n, *self.inp["shape"][1:]])
+            self.interp.allocate_tensors()
+            self.batch = n
+
+    def raw(self, crops):
+        crops = np.asarray(crops)
+        n = len(crops)
+        self._resize(n)
+        x = crops.reshape(n, *self.inp["shape"][1:]).astype(np.float32) * self.in_a + self.in_b
+        if self.in_dtype != np.float32:
+            info = np.iinfo(self.in_dtype)
+            x = np.clip(np.rint(x), info.min, info.max)
+        self.interp.set_tensor(self.inp["index"], x.astype(self.in_dtype))
+        self.interp.invoke()
+        y = self.interp.get_tensor(self.out["index"]).astype(np.float32)
+        if self.out_q:
+            y = (y - self.out_q[1]) * self.out_q[0]
+        return y
+
+    def predict(self, crops, batch_size=256):
+        """(n, k, 2) keypoints in crop pixels."""
+        crops = np.asarray(crops)
+        parts = [self.raw(crops[i:i + batch_size]) for i in range(0, len(crops), batch_size)]
+        y = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+        return (y * self.mul + self.add).reshape(len(crops), -1, 2)
+
+
+class Keypoints15:
+    """Both subsets' ensembles of a models folder: crops -> all 15 keypoints.
+
+    `fused=True` runs each subset's single fused graph (one invoke); False runs
+    the members one by one and averages them, for checking the fused graph.
+    """
+
+    def __init__(self, models_dir, threads=1, fused=True):
+        self.manifest = load_manifest(models_dir)
+        conv = self.manifest["output"]["to_crop_px"]
+        to_px = (float(conv["multiply"]), float(conv["add"]))
+        self.parts = []
+        for name, sub in self.manifest["subsets"].items():
+            files = [sub["ensemble"]["file"]] if fused else [m["file"] for m in sub["members"]]
+            runners = [Runner(os.path.join(models_dir, f), threads, to_px) for f in files]
+            self.parts.append(([INDEX[k] for k in SUBSETS[name]], runners))
+        have = {i for idx, _ in self.parts for i in idx}
+        missing = [NAMES[i] for i in range(len(NAMES)) if i not in have]
+        if missing:
+            raise ModelError(f"{models_dir}: the manifest covers no model for {', '.join(missing)}")
+
+    def __call__(self, crops):
+        out = np.full((len(crops), len(NAMES), 2), np.nan, np.float32)
+        if len(crops) == 0:
+            return out
+        for idx, runners in self.parts:
+            out[:, idx] = np.mean([r.predict(crops) for r in runners], axis=0)
+        return out

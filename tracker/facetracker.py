@@ -1,0 +1,171 @@
+"""The facade: `FaceTracker(TrackerOptions(...)).process(frame)` -> faces with 15 keypoints.
+
+Two modes, as in MediaPipe Tasks: "image" treats every frame on its own
+(detect, crop, infer); "video" follows faces between detections by cropping
+around the points of the previous frame, re-detects every `detect_every`
+frames or when a face is lost, and smooths points over time.
+"""
+
+import os
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .crop import CropRule, crop, to_image
+from .detectors import make_detector
+from .ensemble import Keypoints15
+from .keypoints import NAMES
+from .smoothing import OneEuro
+
+DEFAULT_MODELS = os.environ.get("FKD_MODELS") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
+
+
+@dataclass
+class TrackerOptions:
+    models_dir: str = DEFAULT_MODELS
+    mode: str = "video"                 # "image" | "video"
+    detector: str = "haar"              # a name in tracker.detectors.DETECTORS
+    detector_options: dict = field(default_factory=dict)
+    max_faces: int = 4
+    threads: int = 1
+    detect_every: int = 10              # video: frames between detector runs while tracking holds
+    smoothing: bool = True              # video: One Euro filter on the points
+    min_cutoff: float = 1.0
+    beta: float = 0.05
+
+
+@dataclass
+class Face:
+    box: np.ndarray                     # x, y, w, h in frame pixels: the box the crop was made from
+    keypoints: np.ndarray               # (15, 2) frame pixels, rows in tracker.keypoints.NAMES order
+    score: float = None                 # detector score of the detection that started the track
+    track_id: int = None
+
+    def to_json(self):
+        return {"box": [round(float(v), 2) for v in self.box],
+                "score": None if self.score is None else round(float(self.score), 4),
+                "keypoints": {n: [round(float(x), 2), round(float(y), 2)] for n, (x, y) in zip(NAMES, self.keypoints)}}
+
+
+@dataclass
+class _Track:
+    box: np.ndarray
+    score: float
+    track_id: int
+    keypoints: np.ndarray = None
+    filter: OneEuro = None
+    missed: int = 0                      # detector rounds in a row that did not see it
+
+
+def iou(a, b):
+    ax2, ay2, bx2, by2 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    iw = max(0.0, min(ax2, bx2) - max(a[0], b[0]))
+    ih = max(0.0, min(ay2, by2) - max(a[1], b[1]))
+    inter = iw * ih
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter + 1e-9)
+
+
+class FaceTracker:
+    def __init__(self, options=None, **overrides):
+        self.options = o = options or TrackerOptions(**overrides)
+        if o.mode not in ("image", "video"):
+            raise ValueError(f"mode must be 'image' or 'video', not {o.mode!r}")
+        self.models = Keypoints15(o.models_dir, threads=o.threads)
+        self.rule = CropRule.from_dict(self.models.manifest["crop_rule"])
+        self.detector = make_detector(o.detector, **o.detector_options)
+        self.tracks, self.frame_index, self._next_id, self._redetect = [], 0, 0, False
+
+    # -- public --------------------------------------------------------------
+    def process(self, frame, timestamp_s=None):
+        """Faces of one BGR (or grayscale) frame, biggest first."""
+        gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        if self.options.mode == "image":
+            faces = self._image(gray, frame)
+        else:
+            faces = self._video(gray, frame, timestamp_s)
+        self.frame_index += 1
+        return faces
+
+    def reset(self):
+        self.tracks, self.frame_index = [], 0
+
+    def close(self):
+        self.detector.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- internals -----------------------------------------------------------
+    def _detect(self, gray, frame):
+        boxes, scores = self.detector(gray, frame if frame.ndim == 3 else None)
+        # a face found twice (overlapping boxes) counts once: the better-scored box wins
+        out = []
+        for i in range(len(boxes)):
+            if all(iou(boxes[i], boxes[j]) < 0.3 for j in out):
+                out.append(i)
+        out = sorted(out, key=lambda i: -boxes[i][2] * boxes[i][3])[: self.options.max_faces]
+        return boxes[out], scores[out]
+
+    def _infer(self, gray, boxes):
+        if len(boxes) == 0:
+            return np.zeros((0, len(NAMES), 2))
+        crops, mats = zip(*(crop(gray, b, self.rule) for b in boxes))
+        pts = self.models(np.stack(crops))
+        return np.stack([to_image(p, m) for p, m in zip(pts, mats)])
+
+    def _image(self, gray, frame):
+        boxes, scores = self._detect(gray, frame)
+        pts = self._infer(gray, boxes)
+        return [Face(b, p, float(s)) for b, p, s in zip(boxes, pts, scores)]
+
+    def _video(self, gray, frame, t):
+        o = self.options
+        if t is None:
+            t = self.frame_index / 30.0
+        if not self.tracks or self._redetect or self.frame_index % o.detect_every == 0:
+            self._update_from_detector(gray, frame)
+            self._redetect = False
+        if not self.tracks:
+            return []
+        pts = self._infer(gray, [tr.box for tr in self.tracks])
+        h, w = gray.shape[:2]
+        alive, faces = [], []
+        for tr, p in zip(self.tracks, pts):
+            new_box = self.rule.box_from_keypoints(p)
+            side_ratio = new_box[2] / tr.box[2]
+            shift = np.hypot(*(new_box[:2] + new_box[2:] / 2 - tr.box[:2] - tr.box[2:] / 2)) / tr.box[2]
+            cx, cy = new_box[0] + new_box[2] / 2, new_box[1] + new_box[3] / 2
+            if not (0.6 < side_ratio < 1.6 and shift < 0.5 and 0 <= cx < w and 0 <= cy < h):
+                continue   # lost: the points no longer describe a face where we looked
+            shown = p
+            if o.smoothing:
+                tr.filter = tr.filter or OneEuro(o.min_cutoff, o.beta)
+                shown = tr.filter(p, t).astype(np.float32)
+            faces.append(Face(tr.box.copy(), shown, tr.score, tr.track_id))
+            tr.keypoints, tr.box = p, new_box
+            alive.append(tr)
+        if len(alive) < len(self.tracks):
+            self._redetect = True   # a face was lost: look again on the next frame
+        self.tracks = alive
+        return faces
+
+    def _update_from_detector(self, gray, frame):
+        boxes, scores = self._detect(gray, frame)
+        used = set()
+        for tr in self.tracks:
+            ious = [iou(tr.box, b) if i not in used else 0.0 for i, b in enumerate(boxes)]
+            if ious and max(ious) > 0.3:
+                used.add(int(np.argmax(ious)))
+                tr.missed = 0
+            else:
+                tr.missed += 1
+        self.tracks = [tr for tr in self.tracks if tr.missed < 2]
+        for i, (b, s) in enumerate(zip(boxes, scores)):
+            if i not in used and len(self.tracks) < self.options.max_faces:
+                self.tracks.append(_Track(np.asarray(b, float), float(s), self._next_id))
+                self._next_id += 1

@@ -1,0 +1,52 @@
+"""models/manifest.json: the contract between training and tracking."""
+
+import json
+import os
+
+from .keypoints import SUBSETS
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+
+
+class ModelError(RuntimeError):
+    """Missing or corrupt model files or manifest."""
+
+
+def load_manifest(models_dir, must_exist=True):
+    """The parsed, checked manifest of a models folder (None if absent and not `must_exist`)."""
+    path = os.path.join(models_dir, MANIFEST)
+    if not os.path.isfile(path):
+        if must_exist:
+            raise ModelError(f"{models_dir}: no {MANIFEST}; train with fkd-train or pass --models DIR")
+        return None
+    try:
+        with open(path) as f:
+            m = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ModelError(f"{path}: unreadable manifest ({e})") from None
+    check(m, path)
+    return m
+
+
+def check(m, path="manifest"):
+    def need(cond, what):
+        if not cond:
+            raise ModelError(f"{path}: {what}")
+
+    need(isinstance(m, dict), "not a JSON object")
+    need(m.get("format_version") == FORMAT_VERSION,
+         f"format_version {m.get('format_version')!r}, this fkd reads {FORMAT_VERSION}")
+    need(isinstance(m.get("subsets"), dict), "no 'subsets'")
+    need(isinstance(m.get("crop_rule"), dict), "no 'crop_rule'")
+    out = m.get("output", {}).get("to_crop_px", {})
+    need(isinstance(out.get("multiply"), (int, float)) and isinstance(out.get("add"), (int, float)),
+         "no output.to_crop_px {multiply, add}")
+    for name, s in m["subsets"].items():
+        need(name in SUBSETS, f"unknown subset {name!r}")
+        need(list(s.get("keypoints", [])) == list(SUBSETS[name]), f"{name}: keypoints differ from fkd's table")
+        ens = s.get("ensemble")
+        need(isinstance(ens, dict) and isinstance(ens.get("file"), str), f"{name}: no ensemble file")
+        for mem in s.get("members", []):
+            need(isinstance(mem, dict) and isinstance(mem.get("file"), str)
+                 and mem.get("quantization") in ("int8", "float16", "float32"), f"{name}: bad member entry")

@@ -1,0 +1,88 @@
+"""Frame sources (camera, video file, still images) and the annotated-video sink."""
+
+import glob
+import os
+import threading
+
+import cv2
+
+
+class SourceError(RuntimeError):
+    """A camera, video, image or output that cannot be used."""
+
+
+IMAGE_EXT = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def open_camera(index, timeout_s=5.0):
+    """An opened camera capture, or SourceError within `timeout_s`."""
+    result = {}
+
+    def attempt():
+        cap = cv2.VideoCapture(index)
+        ok = cap.isOpened() and cap.read()[0]
+        result["cap"], result["ok"] = cap, ok
+
+    t = threading.Thread(target=attempt, daemon=True)
+    t.start()
+    t.join(timeout_s)
+    if t.is_alive() or not result.get("ok"):
+        if result.get("cap") is not None:
+            result["cap"].release()
+        raise SourceError(f"camera {index} did not open (no such device, busy, or no permission)")
+    return result["cap"]
+
+
+def open_video(path):
+    if not os.path.isfile(path):
+        raise SourceError(f"{path}: no such video file")
+    cap = cv2.VideoCapture(path)
+    if not cap.isOpened():
+        raise SourceError(f"{path}: cannot be read as a video")
+    ok, _ = cap.read()
+    if not ok:
+        cap.release()
+        raise SourceError(f"{path}: no frames could be decoded")
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+    return cap
+
+
+def video_info(cap):
+    fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+    return {"fps": fps if 0 < fps < 1000 else 30.0,
+            "frames": int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0),
+            "size": (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))}
+
+
+def image_paths(spec):
+    """Files of a folder, or of a glob pattern, that look like images, sorted."""
+    if os.path.isdir(spec):
+        paths = [os.path.join(spec, f) for f in os.listdir(spec)]
+    elif os.path.isfile(spec):
+        paths = [spec]
+    else:
+        paths = glob.glob(spec)
+    paths = sorted(p for p in paths if p.lower().endswith(IMAGE_EXT) and os.path.isfile(p))
+    if not paths:
+        raise SourceError(f"{spec}: no images found")
+    return paths
+
+
+class VideoSink:
+    """An mp4 writer opened (and so checked) before any work is done; release() always leaves a playable file."""
+
+    def __init__(self, path, fps, size):
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+            raise SourceError(f"{path}: cannot write there (folder missing or read-only)")
+        self.writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        if not self.writer.isOpened():
+            raise SourceError(f"{path}: cannot open for writing (use a .mp4 or .avi name)")
+        self.path, self.frames = path, 0
+
+    def write(self, frame):
+        self.writer.write(frame)
+        self.frames += 1
+
+    def release(self):
+        self.writer.release()
