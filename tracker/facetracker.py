@@ -67,6 +67,13 @@ def iou(a, b):
     return inter / (a[2] * a[3] + b[2] * b[3] - inter + 1e-9)
 
 
+def overlap(a, b):
+    """Intersection over the smaller box."""
+    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return iw * ih / (min(a[2] * a[3], b[2] * b[3]) + 1e-9)
+
+
 class FaceTracker:
     def __init__(self, options=None, **overrides):
         self.options = o = options or TrackerOptions(**overrides)
@@ -155,16 +162,20 @@ class FaceTracker:
         return faces
 
     def _update_from_detector(self, gray, frame):
+        """Matched tracks restart from the detector's box (no drift); new faces start tracks."""
         boxes, scores = self._detect(gray, frame)
         used = set()
         for tr in self.tracks:
             ious = [iou(tr.box, b) if i not in used else 0.0 for i, b in enumerate(boxes)]
             if ious and max(ious) > 0.3:
-                used.add(int(np.argmax(ious)))
-                tr.missed = 0
+                j = int(np.argmax(ious))
+                used.add(j)
+                tr.box, tr.missed = np.asarray(boxes[j], float), 0
             else:
                 tr.missed += 1
-        self.tracks = [tr for tr in self.tracks if tr.missed < 2]
+        # an unmatched track that overlaps a detection is a drifted copy of it
+        self.tracks = [tr for tr in self.tracks if tr.missed == 0 or
+                       (tr.missed < 2 and all(overlap(tr.box, b) < 0.5 for b in boxes))]
         for i, (b, s) in enumerate(zip(boxes, scores)):
             if i not in used and len(self.tracks) < self.options.max_faces:
                 self.tracks.append(_Track(np.asarray(b, float), float(s), self._next_id))

@@ -66,9 +66,7 @@ def load_kaggle_csv(path, skip_bad=False):
             try:
                 if len(row) != len(header):
                     raise DataError(f"{len(row)} fields, header has {len(header)}")
-                pixels = np.array(row[img_col].split(), dtype=np.float32) if row[img_col] else np.zeros(0)
-                if pixels.size != 96 * 96:
-                    raise DataError(f"{pixels.size} pixels, expected 9216")
+                pixels = parse_pixels(row[img_col])
                 if pixels.min() < 0 or pixels.max() > 255:
                     raise DataError("pixel values outside 0..255")
                 kp = np.array([float(row[c]) if c is not None and row[c].strip() else np.nan
@@ -86,6 +84,22 @@ def load_kaggle_csv(path, skip_bad=False):
         raise DataError(f"{path}: no usable rows")
     return Dataset(np.stack(images), np.stack(keypoints), None, ids,
                    info={"source": os.path.abspath(path), "format": "kaggle-csv", "skipped": skipped})
+
+
+def parse_pixels(text):
+    """9,216 space-separated numbers; np.fromstring is ~10x faster than split()."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pixels = np.fromstring(text, dtype=np.float32, sep=" ") if text.strip() else np.zeros(0)
+    if pixels.size != 96 * 96:
+        tokens = text.split()
+        if len(tokens) != pixels.size:   # fromstring stopped at something that is not a number
+            bad = next((t for t in tokens if not t.replace(".", "", 1).lstrip("-").isdigit()), tokens[pixels.size])
+            raise DataError(f"pixel {bad!r} is not a number")
+        raise DataError(f"{pixels.size} pixels, expected 9216")
+    return pixels
 
 
 def write_kaggle_csv(ds, path):

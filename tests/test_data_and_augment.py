@@ -1,0 +1,166 @@
+"""Data loading, the crop rule, the keypoint table and augmentation (no TensorFlow needed)."""
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import need_shared
+from tracker.crop import CropRule, crop, to_crop, to_image
+from tracker.keypoints import FLIP_PAIRS, NAMES, SUBSETS, flip_permutation, from_68
+from train.augment import AugmentConfig, augment
+from train.data import DataError, load_kaggle_csv, load_landmark_folder, person_of, split
+
+HEADER = ",".join([f"{n}_{a}" for n in NAMES for a in "xy"] + ["Image"])
+
+
+def kaggle_row(kp, pixels="1 " * 9215 + "1"):
+    return ",".join("" if np.isnan(v) else str(v) for v in kp) + "," + pixels
+
+
+def test_kaggle_csv_missing_values(tmp_path):
+    kp = np.arange(30, dtype=float)
+    kp2 = kp.copy()
+    kp2[4:26] = np.nan
+    (tmp_path / "t.csv").write_text("\n".join([HEADER, kaggle_row(kp), kaggle_row(kp2)]) + "\n")
+    ds = load_kaggle_csv(tmp_path / "t.csv")
+    assert ds.images.shape == (2, 96, 96) and ds.images.dtype == np.uint8
+    assert np.allclose(ds.keypoints[0].reshape(-1), kp)
+    assert np.isnan(ds.keypoints[1, 2:13]).all() and not np.isnan(ds.keypoints[1, [0, 1, 13, 14]]).any()
+
+
+@pytest.mark.parametrize("row, problem", [
+    (kaggle_row(np.zeros(30), "1 2 3"), "3 pixels"),
+    (kaggle_row(np.zeros(30), "x " * 9216), "not a number"),
+    (kaggle_row(np.zeros(30), "300 " * 9216), "outside 0..255"),
+    ("1,2,3", "fields"),
+])
+def test_kaggle_csv_malformed_rows(tmp_path, row, problem):
+    (tmp_path / "t.csv").write_text("\n".join([HEADER, kaggle_row(np.zeros(30)), row]) + "\n")
+    with pytest.raises(DataError, match=f"row 3: .*{problem}"):
+        load_kaggle_csv(tmp_path / "t.csv")
+    ds = load_kaggle_csv(tmp_path / "t.csv", skip_bad=True)
+    assert len(ds) == 1 and ds.info["skipped"] == 1
+
+
+def test_kaggle_csv_full_size(tmp_path):
+    row = kaggle_row(np.full(30, 40.5), " ".join(["128"] * 9216))
+    (tmp_path / "t.csv").write_text(HEADER + "\n" + "\n".join([row] * 7049) + "\n")
+    ds = load_kaggle_csv(tmp_path / "t.csv")   # its speed: benchmarks/bench_training.py
+    assert len(ds) == 7049 and ds.images[-1, -1, -1] == 128
+
+
+def test_keypoint_table():
+    assert len(NAMES) == 15 and set(SUBSETS["4pts"]) | set(SUBSETS["11pts"]) == set(NAMES)
+    assert len(FLIP_PAIRS) == 6
+    for subset in SUBSETS.values():
+        perm = flip_permutation(subset)
+        assert sorted(perm) == list(range(len(subset)))
+        assert [perm[p] for p in perm] == list(range(len(subset)))   # swapping twice is the identity
+    p68 = np.zeros((68, 2))
+    p68[42:48] = [[10, 0]] * 6
+    p68[57] = [5, 9]
+    k = from_68(p68)
+    assert np.allclose(k[0], [10, 0]) and np.allclose(k[14], [5, 9])
+
+
+def test_crop_affine_round_trip():
+    rule = CropRule()
+    img = np.zeros((400, 500), np.uint8)
+    cv2.circle(img, (260, 180), 3, 255, -1)
+    for box in ([200, 120, 120, 120], [100, 20, 330, 330], [-40, -40, 100, 100]):
+        c, m = crop(img, box, rule)
+        assert c.shape == (96, 96)
+        p = to_crop([[260, 180]], m)
+        assert np.allclose(to_image(p, m), [[260, 180]])
+        x, y = p[0]
+        if 3 < x < 92 and 3 < y < 92:   # the dot is where the affine says
+            yy, xx = np.unravel_index(np.argmax(cv2.GaussianBlur(c, (5, 5), 0)), c.shape)
+            assert abs(xx - x) <= 1.5 and abs(yy - y) <= 1.5
+
+
+def dots(points, size=96):
+    img = np.zeros((len(points), size, size), np.uint8)
+    for i, pts in enumerate(points):
+        for x, y in pts:
+            cv2.circle(img[i], (int(round(x)), int(round(y))), 2, 255, -1)
+    return img
+
+
+def find_dots(img, k):
+    """Centres of the k brightest blobs."""
+    _, bw = cv2.threshold((img * 255).astype(np.uint8), 90, 255, cv2.THRESH_BINARY)
+    n, _, stats, cent = cv2.connectedComponentsWithStats(bw)
+    order = np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:k] + 1
+    return cent[order]
+
+
+@pytest.mark.parametrize("kind", ["affine", "perspective", "elastic", "all"])
+def test_geometric_augmentation_moves_labels_with_pixels(kind):
+    rng = np.random.default_rng(3)
+    pts = np.array([[[30.0, 35.0], [66.0, 33.0], [48.0, 75.0]]] * 12) + rng.uniform(-4, 4, (12, 3, 2))
+    cfg = AugmentConfig(flip=kind in ("affine", "all"), rotation_deg=20, scale=0.1, shift_px=6,
+                        perspective=0.002 if kind in ("perspective", "all") else 0.0,
+                        elastic_px=2.0 if kind in ("elastic", "all") else 0.0, contrast=0, brightness=0)
+    if kind == "perspective":
+        cfg.rotation_deg = cfg.scale = cfg.shift_px = 0
+    x, kp = augment(dots(pts), pts, cfg, rng, names=None)
+    for img, want in zip(x, kp):
+        got = find_dots(img, 3)
+        d = np.linalg.norm(got[:, None] - want[None], axis=2)   # nearest label per dot
+        assert d.min(axis=1).max() < 1.2, (kind, got, want)
+
+
+def test_flip_swaps_left_and_right():
+    names = list(SUBSETS["4pts"])   # left eye, right eye, nose, bottom lip
+    pts = np.array([[[66.0, 37.0], [30.0, 37.0], [48.0, 60.0], [48.0, 80.0]]])
+    cfg = AugmentConfig(rotation_deg=0, scale=0, shift_px=0, perspective=0, elastic_px=0, contrast=0,
+                        brightness=0)
+    for seed in range(6):
+        x, kp = augment(dots(pts), pts, cfg, np.random.default_rng(seed), names)
+        if not np.allclose(x, dots(pts) / 255.0):   # flipped this time
+            assert np.allclose(kp[0, 0], [95 - 30.0, 37.0]) and np.allclose(kp[0, 1], [95 - 66.0, 37.0])
+            assert np.allclose(kp[0, 2], [95 - 48.0, 60.0])
+            # flipping the flipped image back is the identity
+            x2, kp2 = augment((x * 255).round().astype(np.uint8), kp, cfg, np.random.default_rng(seed), names)
+            assert np.allclose(kp2, pts) and np.allclose(x2, dots(pts) / 255.0)
+            return
+    pytest.fail("no flip in 6 draws")
+
+
+def test_missing_labels_stay_missing():
+    pts = np.array([[[30.0, 35.0], [np.nan, np.nan]]])
+    _, kp = augment(dots(pts[:, :1]), pts, AugmentConfig(), np.random.default_rng(0), None)
+    assert np.isnan(kp[0, 1]).all() and not np.isnan(kp[0, 0]).any()
+
+
+def test_person_names_and_split():
+    assert person_of("Luis_Fonsi_21a.jpg") == "Luis_Fonsi"
+    assert person_of("Abdel_Aziz_Al-Hakim_00a.jpg") == "Abdel_Aziz_Al-Hakim"
+
+
+def test_landmark_folder_split_by_person():
+    root = need_shared("data/youtube-faces-68")
+    import csv
+
+    with open(os.path.join(root, "landmarks.csv")) as f:
+        rows = list(csv.reader(f))[1:]
+    sub = os.path.join(os.environ.get("PYTEST_TMP", "/tmp"), "fkd-lm-slice")
+    os.makedirs(os.path.join(sub, "images"), exist_ok=True)
+    rows = rows[:60]
+    with open(os.path.join(sub, "landmarks.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["image"] + [f"{a}{i}" for i in range(68) for a in "xy"])
+        w.writerows(rows)
+    for r in rows:
+        dst = os.path.join(sub, "images", r[0])
+        if not os.path.exists(dst):
+            os.symlink(os.path.join(root, "images", r[0]), dst)
+    ds = load_landmark_folder(sub)
+    assert ds.images.shape == (60, 96, 96) and ds.info["detected"] >= 50
+    iod = np.linalg.norm(ds.keypoints[:, 0] - ds.keypoints[:, 1], axis=1)
+    assert 30 < np.median(iod) < 42   # framed as Kaggle's crops: about 36 px
+    tr, va, info = split(ds, 0.3, seed=1)
+    assert info["by"] == "person"
+    assert not {ds.persons[i] for i in tr} & {ds.persons[i] for i in va}

@@ -1,0 +1,160 @@
+"""fkd-eval: the full tracker pipeline on full frames, scored as Kaggle-scale RMSE.
+
+    fkd-eval --data ../shared/data/youtube-faces-68            # the persons held out in training
+    fkd-eval --data training.csv --persons all
+
+Each face's error is scaled by 36 / (its true eye-centre distance), then the
+RMSE is taken over all 30 coordinates of all faces found, pooled. A face with
+no detection near it is a miss, reported beside the RMSE (never averaged in).
+"""
+
+import json
+import os
+import sys
+import time
+
+import click
+import cv2
+import numpy as np
+
+from tracker.detectors import DetectorError
+from tracker.facetracker import DEFAULT_MODELS, FaceTracker, TrackerOptions
+from tracker.keypoints import NAMES, from_68
+from tracker.manifest import ModelError, load_manifest
+
+KAGGLE_IOD = 36.0
+
+
+def frames_of(data_path):
+    """(name, person, BGR frame, (15, 2) truth) for a 68-landmark folder or a Kaggle CSV."""
+    from .data import load_kaggle_csv, person_of, read_landmark_folder
+
+    if os.path.isdir(data_path):
+        names, pts = read_landmark_folder(data_path)
+        for name, k in zip(names, from_68(pts)):
+            img = cv2.imread(os.path.join(data_path, "images", name), cv2.IMREAD_COLOR)
+            if img is None:
+                raise click.ClickException(f"{data_path}/images/{name}: missing or unreadable")
+            yield name, person_of(name), img, k
+    else:
+        ds = load_kaggle_csv(data_path, skip_bad=True)
+        for name, img, k in zip(ds.names, ds.images, ds.keypoints):
+            yield name, None, cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), k
+
+
+def evaluate(tracker, items, max_miss_iod=0.5):
+    """Scaled errors (n, 15, 2) of found faces, the names of those missed, and timing."""
+    errors, names, missed, t_total = [], [], [], 0.0
+    for name, _, frame, truth in items:
+        t0 = time.perf_counter()
+        faces = tracker.process(frame)
+        t_total += time.perf_counter() - t0
+        iod = float(np.linalg.norm(truth[0] - truth[1]))
+        best = None
+        for f in faces:   # the face whose eye centres are nearest the true ones
+            d = np.linalg.norm(f.keypoints[:2] - truth[:2], axis=1).mean() / iod
+            if d < max_miss_iod and (best is None or d < best[0]):
+                best = (d, f)
+        if best is None:
+            missed.append(name)
+            continue
+        errors.append((best[1].keypoints - truth) * KAGGLE_IOD / iod)
+        names.append((name, frame, truth, best[1].keypoints))
+    return np.array(errors), names, missed, t_total
+
+
+def summarize(errors, n_total, missed):
+    ok = ~np.isnan(errors)
+    sq = np.where(ok, errors, 0.0) ** 2
+    per_kp = np.sqrt(sq.sum(axis=(0, 2)) / ok.sum(axis=(0, 2)))
+    return {"faces": n_total, "found": int(len(errors)), "missed": len(missed),
+            "missed_share": round(len(missed) / max(n_total, 1), 4),
+            "kaggle_rmse": round(float(np.sqrt(sq.sum() / ok.sum())), 4),
+            "per_keypoint_kaggle_rmse": {n: round(float(v), 3) for n, v in zip(NAMES, per_kp)}}
+
+
+def montage(found, errors, path, n=16, tile=192):
+    """The worst faces: truth in green, prediction in red, around the true face."""
+    per_face = np.sqrt(np.nanmean(errors ** 2, axis=(1, 2)))
+    tiles = []
+    for i in np.argsort(-per_face)[:n]:
+        name, frame, truth, pred = found[i]
+        c = truth.mean(axis=0)
+        side = 2.6 * np.linalg.norm(truth[0] - truth[1]) + 1
+        s = tile / side
+        m = np.array([[s, 0, tile / 2 - s * c[0]], [0, s, tile / 2 - s * c[1]]])
+        t = cv2.warpAffine(frame, m, (tile, tile), borderValue=(40, 40, 40))
+        for pts, color in ((truth, (0, 220, 0)), (pred, (0, 0, 255))):
+            for x, y in pts @ m[:, :2].T + m[:, 2]:
+                cv2.circle(t, (int(round(x)), int(round(y))), 2, color, -1, cv2.LINE_AA)
+        cv2.putText(t, f"{per_face[i]:.1f}", (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1)
+        tiles.append(t)
+    while len(tiles) % 4:
+        tiles.append(np.zeros((tile, tile, 3), np.uint8))
+    if tiles:
+        cv2.imwrite(path, np.vstack([np.hstack(tiles[r:r + 4]) for r in range(0, len(tiles), 4)]))
+
+
+def selected_persons(models_dir, which):
+    """Persons the models held out (or trained on), as recorded in their manifest."""
+    if which == "all":
+        return None
+    m = load_manifest(models_dir)
+    val = set()
+    for sub in m["subsets"].values():
+        split = sub.get("trained", {}).get("data", {}).get("split", {})
+        val |= set(split.get("val_persons") or [])
+    if not val:
+        raise click.ClickException("the manifest records no validation persons: use --persons all")
+    return val if which == "val" else ("not", val)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.option("--data", "data_path", required=True, help="68-landmark folder or Kaggle CSV.")
+@click.option("--models", "models_dir", default=DEFAULT_MODELS)
+@click.option("--persons", type=click.Choice(["val", "train", "all"]), default="val",
+              help="Which persons of a 68-landmark folder: those the models held out, trained on, or all.")
+@click.option("--detector", default="haar")
+@click.option("--detector-model", default=None)
+@click.option("--limit", type=int, default=None, help="Only the first N faces (after the person filter).")
+@click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write the figures as JSON.")
+@click.option("--montage", "montage_path", type=click.Path(dir_okay=False), default=None,
+              help="PNG of the worst faces, truth green, prediction red.")
+def main(data_path, models_dir, persons, detector, detector_model, limit, report, montage_path):
+    try:
+        if not os.path.exists(data_path):
+            raise click.ClickException(f"{data_path}: no such file or folder")
+        keep = selected_persons(models_dir, persons) if os.path.isdir(data_path) else None
+        opts = TrackerOptions(models_dir=models_dir, mode="image", detector=detector, max_faces=8,
+                              detector_options={"model_path": detector_model} if detector == "mediapipe" else {})
+        items = frames_of(data_path)
+        if keep is not None:
+            if isinstance(keep, tuple):
+                items = (it for it in items if it[1] not in keep[1])
+            else:
+                items = (it for it in items if it[1] in keep)
+        if limit:
+            items = (it for i, it in zip(range(limit), items))
+        items = list(items)
+        with FaceTracker(opts) as tracker:
+            errors, found, missed, secs = evaluate(tracker, items)
+    except (ModelError, DetectorError) as e:
+        raise click.ClickException(str(e)) from None
+    if not len(errors):
+        raise click.ClickException("no face was found")
+    res = summarize(errors, len(items), missed)
+    res.update({"data": os.path.abspath(data_path), "persons": persons, "detector": detector,
+                "models": os.path.abspath(models_dir), "ms_per_frame": round(1000 * secs / len(items), 2)})
+    click.echo(f"{res['faces']} faces ({persons} persons): Kaggle-scale RMSE {res['kaggle_rmse']:.3f}, "
+               f"missed {res['missed']} ({100 * res['missed_share']:.1f} %), {res['ms_per_frame']} ms/frame")
+    for n, v in res["per_keypoint_kaggle_rmse"].items():
+        click.echo(f"  {n:26s} {v:6.3f}")
+    if report:
+        with open(report, "w") as f:
+            json.dump(res, f, indent=2)
+    if montage_path:
+        montage(found, errors, montage_path)
+
+
+if __name__ == "__main__":
+    main()
