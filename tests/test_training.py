@@ -75,6 +75,14 @@ def test_tflite_agrees_with_keras(tiny_models, tmp_path):
     path = tmp_path / "fused.tflite"
     path.write_bytes(convert(fused([model, model], "f"), "float32"))
     assert np.abs(Runner(str(path)).predict(crops) - want).max() < 0.01
+    # flip test-time augmentation inside the graph = mirrored crop, answer mirrored back, averaged
+    from tracker.keypoints import SUBSETS, flip_permutation
+
+    mirrored = to_pixels(model.predict(crops[:, :, ::-1, None] / 255.0, verbose=0))
+    mirrored = mirrored[:, flip_permutation(SUBSETS["4pts"])]
+    mirrored[..., 0] = 95 - mirrored[..., 0]
+    path.write_bytes(convert(fused([model], "f", flip_tta=True), "float32"))
+    assert np.abs(Runner(str(path)).predict(crops) - (want + mirrored) / 2).max() < 0.01
 
 
 def test_fused_ensemble_matches_members_one_by_one(tiny_models):

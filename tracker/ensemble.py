@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from .keypoints import INDEX, NAMES, SUBSETS
+from .keypoints import INDEX, NAMES, SUBSETS, flip_permutation
 from .manifest import ModelError, load_manifest
 
 
@@ -90,8 +90,10 @@ class Keypoints15:
         for name, sub in self.manifest["subsets"].items():
             files = [sub["ensemble"]["file"]] if fused else [m["file"] for m in sub["members"]]
             runners = [Runner(os.path.join(models_dir, f), threads, to_px) for f in files]
-            self.parts.append(([INDEX[k] for k in SUBSETS[name]], runners))
-        have = {i for idx, _ in self.parts for i in idx}
+            # the fused graph mirrors inside; members run one by one get the mirror here
+            mirror = None if fused or not sub["ensemble"].get("flip_tta") else flip_permutation(SUBSETS[name])
+            self.parts.append(([INDEX[k] for k in SUBSETS[name]], runners, mirror))
+        have = {i for idx, _, _ in self.parts for i in idx}
         missing = [NAMES[i] for i in range(len(NAMES)) if i not in have]
         if missing:
             raise ModelError(f"{models_dir}: the manifest covers no model for {', '.join(missing)}")
@@ -100,6 +102,12 @@ class Keypoints15:
         out = np.full((len(crops), len(NAMES), 2), np.nan, np.float32)
         if len(crops) == 0:
             return out
-        for idx, runners in self.parts:
-            out[:, idx] = np.mean([r.predict(crops) for r in runners], axis=0)
+        for idx, runners, mirror in self.parts:
+            preds = [r.predict(crops) for r in runners]
+            if mirror is not None:
+                for r in runners:
+                    p = r.predict(np.ascontiguousarray(crops[:, :, ::-1]))[:, mirror]
+                    p[..., 0] = crops.shape[2] - 1 - p[..., 0]
+                    preds.append(p)
+            out[:, idx] = np.mean(preds, axis=0)
         return out

@@ -7,6 +7,8 @@ frames or when a face is lost, and smooths points over time.
 """
 
 import os
+import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import cv2
@@ -83,6 +85,7 @@ class FaceTracker:
         self.rule = CropRule.from_dict(self.models.manifest["crop_rule"])
         self.detector = make_detector(o.detector, **o.detector_options)
         self.tracks, self.frame_index, self._next_id, self._redetect = [], 0, 0, False
+        self.stage_s = defaultdict(float)   # seconds spent per stage, for benchmarks
 
     # -- public --------------------------------------------------------------
     def process(self, frame, timestamp_s=None):
@@ -109,7 +112,9 @@ class FaceTracker:
 
     # -- internals -----------------------------------------------------------
     def _detect(self, gray, frame):
+        t0 = time.perf_counter()
         boxes, scores = self.detector(gray, frame if frame.ndim == 3 else None)
+        self.stage_s["detect"] += time.perf_counter() - t0
         # a face found twice (overlapping boxes) counts once: the better-scored box wins
         out = []
         for i in range(len(boxes)):
@@ -121,8 +126,12 @@ class FaceTracker:
     def _infer(self, gray, boxes):
         if len(boxes) == 0:
             return np.zeros((0, len(NAMES), 2))
+        t0 = time.perf_counter()
         crops, mats = zip(*(crop(gray, b, self.rule) for b in boxes))
+        t1 = time.perf_counter()
         pts = self.models(np.stack(crops))
+        self.stage_s["crop"] += t1 - t0
+        self.stage_s["infer"] += time.perf_counter() - t1
         return np.stack([to_image(p, m) for p, m in zip(pts, mats)])
 
     def _image(self, gray, frame):

@@ -72,10 +72,12 @@ def select_members(preds, true):
               help="Write a PNG grid of augmented samples and exit.")
 @click.option("--to-csv", type=click.Path(dir_okay=False), default=None,
               help="Write the data as a Kaggle-format CSV and exit.")
+@click.option("--flip-tta/--no-flip-tta", default=True,
+              help="The fused graph also runs the mirrored crop and averages it in.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optimizer, lr, lr_schedule,
          patience, widths, kernel, dense, val_fraction, seed, augment, flip, rotation, elastic,
-         perspective, skip_bad_rows, preview_augment, to_csv, quiet):
+         perspective, skip_bad_rows, preview_augment, to_csv, flip_tta, quiet):
     from .data import DataError, load, split, write_kaggle_csv
 
     rule = CropRule()
@@ -139,7 +141,7 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
               "epochs_run": {f"seed{seed + i}": s["epoch"] for i, s in enumerate(states)},
               "device": gpus[0].name if gpus else "cpu", "train_time_s_this_call": round(time.time() - t0)}
     entry = export_subset(out_dir, subset, [models[i] for i in chosen], ds.images[va], kp[va],
-                          ds.images[tr], rule, record)
+                          ds.images[tr], rule, record, flip_tta=flip_tta)
     click.echo(f"exported {len(chosen)} member(s) to {out_dir}: ensemble {entry['ensemble']['file']} "
                f"val RMSE {entry['ensemble']['val_rmse_px']:.3f} px")
 

@@ -12,11 +12,12 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from tracker.keypoints import SUBSETS
+from tracker.keypoints import SUBSETS, flip_permutation
 from tracker.manifest import MANIFEST, FORMAT_VERSION, load_manifest
 from .fit import to_pixels, rmse, write_json
 from .model import HALF
 
+SUBSETS_BY_SIZE = {len(v): v for v in SUBSETS.values()}
 INT8_TOLERANCE = 0.02   # an int8 member more than 2% worse than float ships as float16
 
 
@@ -43,10 +44,28 @@ def convert(model, quantization, representative=None):
     return converter.convert()
 
 
-def fused(models, name):
-    """One graph: every member on the same input, outputs averaged."""
+def fused(models, name, flip_tta=False):
+    """One graph: every member on the same input, outputs averaged.
+
+    With `flip_tta` each member also sees the mirrored crop; its answer is
+    mirrored back (x -> 95 - x in pixels, left/right rows swapped) and averaged in.
+    """
     inputs = keras.Input(models[0].input_shape[1:], name="image")
     outs = [m(inputs) for m in models]
+    if flip_tta:
+        k = models[0].output_shape[-1] // 2
+        names = [n for n in SUBSETS_BY_SIZE[k]]
+        perm = flip_permutation(names)
+        w = np.zeros((2 * k, 2 * k), np.float32)
+        b = np.zeros(2 * k, np.float32)
+        for i, j in enumerate(perm):   # output row i of the mirrored answer is row perm[i], mirrored
+            w[2 * j, 2 * i], w[2 * j + 1, 2 * i + 1] = -1.0, 1.0
+            b[2 * i] = -1.0 / HALF     # pixel-centre mirror: (95 - x - 48) / 48 = -x_n - 1/48
+        mirrored = keras.layers.Lambda(lambda x: keras.ops.flip(x, axis=2), name="mirror")(inputs)
+        unflip = keras.layers.Dense(2 * k, name="unmirror", trainable=False)
+        for m in models:
+            outs.append(unflip(m(mirrored)))
+        unflip.set_weights([w, b])
     out = outs[0] if len(outs) == 1 else keras.layers.Average(name="mean")(outs)
     return keras.Model(inputs, out, name=name)
 
@@ -59,7 +78,7 @@ def write_bytes(path, data):
 
 
 def export_subset(out_dir, subset, models, val_images, val_kp, train_images, crop_rule, record,
-                  n_representative=300, seed=0):
+                  flip_tta=True, n_representative=300, seed=0):
     """Write the selected members and their fused ensemble; update the subset's manifest entry."""
     from tracker.ensemble import Runner
 
@@ -87,7 +106,7 @@ def export_subset(out_dir, subset, models, val_images, val_kp, train_images, cro
     # fused: int8 unless any member had to fall back
     q = "int8" if all(m["quantization"] == "int8" for m in members) else "float16"
     fname = f"{subset}-ensemble-{q}.tflite"
-    write_bytes(os.path.join(out_dir, fname), convert(fused(models, f"{subset}_ensemble"), q, rep))
+    write_bytes(os.path.join(out_dir, fname), convert(fused(models, f"{subset}_ensemble", flip_tta), q, rep))
     ens_rmse = rmse(Runner(os.path.join(out_dir, fname)).predict(val_images), val_kp)
     for old in os.listdir(out_dir):   # files of an earlier export of this subset
         if old.startswith(f"{subset}-") and old.endswith(".tflite") and old not in {m["file"] for m in members} | {fname}:
@@ -102,7 +121,7 @@ def export_subset(out_dir, subset, models, val_images, val_kp, train_images, cro
                           "to_crop_px": {"multiply": HALF, "add": HALF}}
     manifest["subsets"][subset] = {
         "keypoints": list(SUBSETS[subset]),
-        "ensemble": {"file": fname, "quantization": q, "members": len(members),
+        "ensemble": {"file": fname, "quantization": q, "members": len(members), "flip_tta": flip_tta,
                      "val_rmse_px": round(ens_rmse, 4),
                      "bytes": os.path.getsize(os.path.join(out_dir, fname))},
         "members": members,

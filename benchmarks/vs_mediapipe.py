@@ -1,0 +1,214 @@
+"""fkd against MediaPipe FaceLandmarker, in one process, on the same frames, one core each.
+
+    python benchmarks/vs_mediapipe.py            # writes BENCHMARKS.md
+
+Speed: the demo clip's frames (a real photo moving, one face) at 640x480 and
+1280x720, decoded beforehand, both systems in video mode (fkd tracking on;
+MediaPipe's VIDEO mode tracks too), pinned to one core, LiteRT on one thread.
+Accuracy: Kaggle-scale RMSE end to end (each system's own detector, full
+frames) on the ../shared frames of the persons fkd's models held out.
+MediaPipe's 15 points are its best mesh vertex per keypoint, fitted on the
+training persons' frames only.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import time
+
+import cv2
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from tracker.demo import frames  # noqa: E402
+from tracker.facetracker import FaceTracker, TrackerOptions  # noqa: E402
+from tracker.keypoints import NAMES  # noqa: E402
+from train.evaluate import KAGGLE_IOD, evaluate, frames_of, selected_persons, summarize  # noqa: E402
+
+SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+# the mesh vertices usually taken for these points (iris centres 473/468 need the 478-point model)
+USUAL_VERTICES = [473, 468, 362, 263, 133, 33, 285, 300, 55, 70, 1, 291, 61, 0, 17]
+
+
+class MediaPipeMesh:
+    def __init__(self, task_path, mode):
+        import mediapipe as mp
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        self.mp = mp
+        running = vision.RunningMode.VIDEO if mode == "video" else vision.RunningMode.IMAGE
+        opts = vision.FaceLandmarkerOptions(base_options=BaseOptions(model_asset_path=task_path),
+                                            running_mode=running, num_faces=1)
+        self.task = vision.FaceLandmarker.create_from_options(opts)
+        self.mode = mode
+
+    def __call__(self, bgr, t_ms=None):
+        """(478, 2) pixels of the first face, or None."""
+        img = self.mp.Image(image_format=self.mp.ImageFormat.SRGB, data=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        r = self.task.detect_for_video(img, t_ms) if self.mode == "video" else self.task.detect(img)
+        if not r.face_landmarks:
+            return None
+        h, w = bgr.shape[:2]
+        return np.array([[p.x * w, p.y * h] for p in r.face_landmarks[0]])
+
+    def close(self):
+        self.task.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def mediapipe_meshes(task_path, items):
+    out = []
+    with MediaPipeMesh(task_path, "image") as mesh:
+        for name, _, frame, truth in items:
+            out.append(mesh(frame))
+    return out
+
+
+def fit_vertices(meshes, truths):
+    """Per keypoint, the mesh vertex with the lowest mean eye-scaled error."""
+    errs = np.zeros((len(NAMES), 478))
+    n = 0
+    for m, t in zip(meshes, truths):
+        if m is None:
+            continue
+        s = KAGGLE_IOD / np.linalg.norm(t[0] - t[1])
+        errs += (np.linalg.norm(m[None, :, :] - t[:, None, :], axis=2) * s) ** 2
+        n += 1
+    return [int(v) for v in errs.argmin(axis=1)]
+
+
+def score_mesh(meshes, truths, vertices):
+    errors, missed = [], []
+    for i, (m, t) in enumerate(zip(meshes, truths)):
+        s = KAGGLE_IOD / np.linalg.norm(t[0] - t[1])
+        if m is None or np.linalg.norm(m[vertices[:2]] - t[:2], axis=1).mean() * s / KAGGLE_IOD > 0.5:
+            missed.append(i)
+            continue
+        errors.append((m[vertices] - t) * s)
+    return summarize(np.array(errors), len(truths), missed)
+
+
+def timed(fn, clip):
+    ms = []
+    for i, f in enumerate(clip):
+        t0 = time.perf_counter()
+        fn(f, i)
+        ms.append(1000 * (time.perf_counter() - t0))
+    ms = np.array(ms[10:])   # the first frames warm caches and start tracking
+    return float(np.median(ms)), float(np.percentile(ms, 95)), float(1000 * len(ms) / ms.sum())
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import mediapipe
+    import ai_edge_litert
+    return (f"{cpu}, {os.cpu_count()} logical cores, Python {platform.python_version()}, "
+            f"OpenCV {cv2.__version__}, LiteRT {getattr(ai_edge_litert, '__version__', '?')}, "
+            f"mediapipe {mediapipe.__version__}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default=TrackerOptions().models_dir)
+    ap.add_argument("--data", default=os.path.join(SHARED, "data", "youtube-faces-68"))
+    ap.add_argument("--task", default=os.path.join(SHARED, "models", "mediapipe", "face_landmarker.task"))
+    ap.add_argument("--frames", type=int, default=200, help="Frames per size for the speed runs.")
+    ap.add_argument("--fit-frames", type=int, default=600, help="Training-person frames for the vertex fit.")
+    ap.add_argument("--core", type=int, default=0)
+    ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    a = ap.parse_args()
+    for p in (a.data, a.task):
+        if not os.path.exists(p):
+            sys.exit(f"vs_mediapipe: {p} is missing (the shared data and MediaPipe model)")
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {a.core})
+
+    # ---- speed
+    speed = []
+    for size in ((640, 480), (1280, 720)):
+        clip = [f for f, _ in frames(a.frames, size)]
+        with FaceTracker(TrackerOptions(models_dir=a.models, threads=1)) as fkd:
+            f_med, f_p95, f_fps = timed(lambda f, i: fkd.process(f, i / 30.0), clip)
+        with MediaPipeMesh(a.task, "video") as mesh:
+            m_med, m_p95, m_fps = timed(lambda f, i: mesh(f, int(i * 1000 / 30)), clip)
+        speed.append((size, (f_med, f_p95, f_fps), (m_med, m_p95, m_fps)))
+        print(f"{size}: fkd {f_med:.2f} ms median, {f_fps:.1f} fps; MediaPipe {m_med:.2f} ms, {m_fps:.1f} fps",
+              flush=True)
+
+    # ---- accuracy on held-out persons; MediaPipe's vertices fitted on training persons
+    val = selected_persons(a.models, "val")
+    items = list(frames_of(a.data))
+    val_items = [it for it in items if it[1] in val]
+    train_items = [it for it in items if it[1] not in val]
+    step = max(1, len(train_items) // a.fit_frames)
+    fit_items = train_items[::step]
+    vertices = fit_vertices(mediapipe_meshes(a.task, fit_items), [it[3] for it in fit_items])
+    val_meshes = mediapipe_meshes(a.task, val_items)
+    truths = [it[3] for it in val_items]
+    mp_best = score_mesh(val_meshes, truths, vertices)
+    mp_usual = score_mesh(val_meshes, truths, USUAL_VERTICES)
+    with FaceTracker(TrackerOptions(models_dir=a.models, mode="image", max_faces=8)) as fkd:
+        errors, _, missed, _ = evaluate(fkd, val_items)
+    ours = summarize(errors, len(val_items), missed)
+    print(f"accuracy on {len(val_items)} held-out frames: fkd {ours['kaggle_rmse']:.3f}, "
+          f"MediaPipe best vertex {mp_best['kaggle_rmse']:.3f}, usual {mp_usual['kaggle_rmse']:.3f}")
+
+    rows = "\n".join(
+        f"| {w}x{h} | {f[0]:.2f} | {f[1]:.2f} | {f[2]:.1f} | {m[0]:.2f} | {m[1]:.2f} | {m[2]:.1f} | {f[2] / m[2]:.2f}x |"
+        for (w, h), f, m in speed)
+    per_kp = "\n".join(f"| {n} | {ours['per_keypoint_kaggle_rmse'][n]:.2f} | {mp_best['per_keypoint_kaggle_rmse'][n]:.2f} "
+                       f"| {v} |" for n, v in zip(NAMES, vertices))
+    text = f"""# Benchmarks: fkd against MediaPipe FaceLandmarker
+
+Written by `python benchmarks/vs_mediapipe.py` on {datetime.date.today().isoformat()}.
+Machine: {machine()}. Both systems in one process, pinned to core {a.core}; fkd with one LiteRT thread.
+
+## Speed, one face, video mode (fkd: tracking on, detector every 10 frames)
+
+Frames: the demo clip (matplotlib's Grace Hopper photo moved, scaled and rotated), {a.frames} per size,
+decoded beforehand; the first 10 frames of each run are not counted.
+
+| frame | fkd median ms | fkd p95 ms | fkd fps | MediaPipe median ms | MediaPipe p95 ms | MediaPipe fps | fkd / MediaPipe |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+{rows}
+
+## Accuracy, end to end, persons never seen in training
+
+{len(val_items)} frames of the {len(val)} persons fkd's models held out (`../shared/data/youtube-faces-68`),
+full frames in, each system's own face detector. Kaggle-scale RMSE (errors scaled by 36 / true eye distance).
+
+| system | Kaggle-scale RMSE | faces missed |
+| --- | --- | --- |
+| fkd ({os.path.relpath(a.models, ROOT)}) | {ours['kaggle_rmse']:.3f} | {100 * ours['missed_share']:.1f} % |
+| MediaPipe FaceLandmarker, best vertex per keypoint (fitted on {len(fit_items)} training-person frames) | {mp_best['kaggle_rmse']:.3f} | {100 * mp_best['missed_share']:.1f} % |
+| MediaPipe FaceLandmarker, the usual vertices | {mp_usual['kaggle_rmse']:.3f} | {100 * mp_usual['missed_share']:.1f} % |
+
+Per keypoint (Kaggle-scale RMSE):
+
+| keypoint | fkd | MediaPipe (best vertex) | vertex |
+| --- | --- | --- | --- |
+{per_kp}
+"""
+    with open(a.out, "w") as f:
+        f.write(text)
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
