@@ -21,19 +21,20 @@ class CropRule:
     """How a detector box becomes a square crop, and how keypoints become a box.
 
     `scale` and `shift_y` were fitted on Haar boxes of real faces
-    (`train.data.fit_crop_rule`) so that the crop frames a face as Kaggle's
+    (`python -m train.tune DATA`) so that the crop frames a face as Kaggle's
     images do: eye centres about 36 px apart, about 37 px from the top.
     `box_*` place a detector-like box on a face from its keypoints: tracking
     between detections, and a stand-in where the detector missed a face
-    in training data.
+    in training data. They make the mean face a fixed point (crop -> points
+    -> the same box), so tracking does not drift.
     """
 
     size: int = CROP_SIZE
     scale: float = 0.9797     # crop side / box side
     shift_y: float = 0.0092   # crop centre below box centre, in box sides
-    box_dx: float = -0.055      # box centre - keypoint centroid, in shape sizes
-    box_dy: float = -0.3193
-    box_side: float = 4.2334  # box side / shape size
+    box_dx: float = -0.0521   # box centre - keypoint centroid, in shape sizes
+    box_dy: float = -0.3275
+    box_side: float = 4.268   # box side / shape size
 
     def to_dict(self):
         return asdict(self)

@@ -139,6 +139,7 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
                        "val": len(va), "split": split_info},
               "settings": settings, "augment": cfg.to_dict(), "selection": report,
               "epochs_run": {f"seed{seed + i}": s["epoch"] for i, s in enumerate(states)},
+              "member_settings": {f"seed{seed + i}": s["settings"] for i, s in enumerate(states)},
               "device": gpus[0].name if gpus else "cpu", "train_time_s_this_call": round(time.time() - t0)}
     entry = export_subset(out_dir, subset, [models[i] for i in chosen], ds.images[va], kp[va],
                           ds.images[tr], rule, record, flip_tta=flip_tta)

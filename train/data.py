@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from tracker.crop import CropRule, crop, to_crop
+from tracker.crop import ANCHORS, CropRule, crop, to_crop
 from tracker.detectors import HaarDetector
 from tracker.keypoints import NAMES, from_68
 
@@ -181,14 +181,17 @@ def fit_crop_rule(boxes, k15, size=96, iod=36.0, eye_y=37.7):
     scale = float(np.median(size * (d / w) / iod))
     eye_rel = (k[:, :2, 1].mean(axis=1) - (b[:, 1] + b[:, 3] / 2)) / b[:, 3]
     shift_y = float(np.median(eye_rel + scale / 2 - eye_y * scale / size))
-    anchors = k[:, [0, 1, 10, 14]]
-    centroid = anchors.mean(axis=1)
-    shape = np.sqrt(((anchors - centroid[:, None]) ** 2).sum(axis=2).mean(axis=1))
-    box_c = b[:, :2] + b[:, 2:] / 2
+    # keypoints -> box: chosen so the mean face is a fixed point (crop -> points -> same box),
+    # else tracking from the previous frame's points drifts a little every frame
+    rule = CropRule(size=size, scale=scale, shift_y=shift_y)
+    anchors = np.stack([to_crop(kk, rule.matrix(bb)) for kk, bb in zip(k, b)])[:, ANCHORS].mean(axis=0)
+    c = anchors.mean(axis=0)
+    s_m = float(np.sqrt(((anchors - c) ** 2).sum(axis=1).mean()))
+    half = (size - 1) / 2.0
     return CropRule(size=size, scale=round(scale, 4), shift_y=round(shift_y, 4),
-                    box_dx=round(float(np.median((box_c[:, 0] - centroid[:, 0]) / shape)), 4),
-                    box_dy=round(float(np.median((box_c[:, 1] - centroid[:, 1]) / shape)), 4),
-                    box_side=round(float(np.median(w / shape)), 4))
+                    box_dx=round(float((half - c[0]) / s_m), 4),
+                    box_dy=round(float((half - shift_y * size / scale - c[1]) / s_m), 4),
+                    box_side=round(size / (scale * s_m), 4))
 
 
 def load_landmark_folder(root, rule=CropRule(), detector=None, cache_dir=None):
@@ -196,7 +199,7 @@ def load_landmark_folder(root, rule=CropRule(), detector=None, cache_dir=None):
     names, pts = read_landmark_folder(root)
     k15 = from_68(pts)
     key = hashlib.sha1(json.dumps([os.path.abspath(root), os.path.getmtime(os.path.join(root, "landmarks.csv")),
-                                   len(names), rule.to_dict()]).encode()).hexdigest()[:12]
+                                   len(names)]).encode()).hexdigest()[:12]   # the Haar boxes alone
     cache = os.path.join(cache_dir, f"faces-{key}.npz") if cache_dir else None
     if cache and os.path.isfile(cache):
         z = np.load(cache)

@@ -1,0 +1,55 @@
+"""Where the Haar detector's defaults and the crop rule's numbers come from.
+
+    python -m train.tune ../shared/data/youtube-faces-68 [--every 5]
+
+Prints, for a few detector settings, the share of true faces found and the
+false boxes per image on a 68-landmark folder; then fits the crop rule on the
+default detector's boxes (`tracker.crop.CropRule` holds the result).
+"""
+
+import argparse
+import time
+
+import cv2
+import numpy as np
+
+from tracker.detectors import HaarDetector
+from tracker.keypoints import from_68
+from .data import detect_faces, fit_crop_rule, match_detection, read_landmark_folder
+
+CANDIDATES = [
+    {},
+    {"min_neighbors": 3},
+    {"upscale": False},
+    {"scale_factor": 1.05, "min_neighbors": 6},
+    {"cascade": "haarcascade_frontalface_alt2.xml", "min_neighbors": 3},
+]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("data")
+    ap.add_argument("--every", type=int, default=5, help="Detector comparison on every Nth image.")
+    a = ap.parse_args()
+    names, pts = read_landmark_folder(a.data)
+    k15 = from_68(pts)
+    sel = np.arange(0, len(names), a.every)
+    grays = [cv2.imread(f"{a.data}/images/{names[i]}", cv2.IMREAD_GRAYSCALE) for i in sel]
+    for cfg in CANDIDATES:
+        det, hit, false = HaarDetector(**cfg), 0, 0
+        t = time.perf_counter()
+        for g, i in zip(grays, sel):
+            boxes, _ = det(g)
+            j = match_detection(boxes, k15[i])
+            hit += j is not None
+            false += len(boxes) - (j is not None)
+        ms = 1000 * (time.perf_counter() - t) / len(sel)
+        print(f"{str(cfg or 'default'):60s} found {hit / len(sel):.3f}  false boxes/image {false / len(sel):.3f}  "
+              f"{ms:.1f} ms")
+    boxes = detect_faces(a.data, names, k15)
+    print(f"default detector on all {len(names)} images: found {np.mean(~np.isnan(boxes[:, 0])):.3f}")
+    print(fit_crop_rule(boxes, k15))
+
+
+if __name__ == "__main__":
+    main()
