@@ -178,3 +178,17 @@ def test_errors_are_one_line(tmp_path, shipped_models, clip):
     one_line_error(track("--video", path, "--models", str(bad)), "tflite")
     os.remove(bad / manifest["subsets"]["4pts"]["ensemble"]["file"])
     one_line_error(track("--video", path, "--models", str(bad)), "missing")
+
+
+def test_mediapipe_detector(clip, tmp_path, shipped_models):
+    from conftest import need_shared
+
+    model = need_shared("models/mediapipe/blaze_face_short_range.tflite")
+    path, truth = clip
+    js = str(tmp_path / "p.jsonl")
+    r = track("--video", path, "--json", js, "--models", shipped_models, "--detector", "mediapipe",
+              "--detector-model", model, "--detect-every", "1")
+    assert r.exit_code == 0, r.output
+    rows = read_jsonl(js)
+    assert all(len(r["faces"]) == 1 for r in rows)
+    assert np.median(error_of(rows, truth)) < 0.12

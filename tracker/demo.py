@@ -5,10 +5,8 @@ of each keypoint in every frame is known: the reference points below carried
 through each frame's transform. The reference points were placed with
 MediaPipe FaceLandmarker on the still photo and checked by eye.
 
-    python -m tracker.demo examples/demo.mp4
+    python -m tracker.demo examples/demo.mp4 --frame-png examples/demo-frame.png
 """
-
-import sys
 
 import cv2
 import numpy as np
@@ -60,7 +58,28 @@ def write_clip(path, n=90, size=(640, 480), fps=30.0):
     return np.stack(truth)
 
 
+def annotated_frame(path, index=30, models_dir=None):
+    """One frame of the demo run through the tracker (video mode up to it), drawn, as PNG."""
+    from .draw import draw_faces
+    from .facetracker import FaceTracker, TrackerOptions
+
+    opts = TrackerOptions() if models_dir is None else TrackerOptions(models_dir=models_dir)
+    with FaceTracker(opts) as tracker:
+        for i, (frame, _) in enumerate(frames()):
+            faces = tracker.process(frame, i / 30.0)
+            if i == index:
+                cv2.imwrite(path, draw_faces(frame, faces))
+                return path
+
+
 if __name__ == "__main__":
-    out = sys.argv[1] if len(sys.argv) > 1 else "examples/demo.mp4"
-    write_clip(out)
-    print(f"wrote {out}")
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Write the demo clip (and optionally one annotated frame).")
+    ap.add_argument("out", nargs="?", default="examples/demo.mp4")
+    ap.add_argument("--frame-png", default=None, help="Also write frame 30, annotated, to this PNG.")
+    a = ap.parse_args()
+    write_clip(a.out)
+    print(f"wrote {a.out}")
+    if a.frame_png:
+        print(f"wrote {annotated_frame(a.frame_png)}")

@@ -57,9 +57,16 @@ class HaarDetector:
 
 
 class MediaPipeDetector:
-    """MediaPipe BlazeFace short-range through the Tasks API (imported only here)."""
+    """MediaPipe BlazeFace short-range through the Tasks API (imported only here).
+
+    Its boxes are returned in the Haar cascade's framing, which the crop rule
+    expects: side x HAAR_SIDE, centre moved by HAAR_DX, HAAR_DY box sides
+    (medians over the shared frames where both found the face:
+    `python -m train.tune DATA --mediapipe-model PATH`).
+    """
 
     name = "mediapipe"
+    HAAR_SIDE, HAAR_DX, HAAR_DY = 1.127, 0.0096, -0.1214
     HELP = ("the mediapipe detector needs blaze_face_short_range.tflite: download it from "
             "https://storage.googleapis.com/mediapipe-models/face_detector/blaze_face_short_range/"
             "float16/latest/blaze_face_short_range.tflite and pass --detector-model PATH")
@@ -86,7 +93,10 @@ class MediaPipeDetector:
         boxes, scores = [], []
         for d in result.detections:
             b = d.bounding_box
-            boxes.append((b.origin_x, b.origin_y, b.width, b.height))
+            side = self.HAAR_SIDE * b.width
+            cx = b.origin_x + b.width / 2 + self.HAAR_DX * b.width
+            cy = b.origin_y + b.height / 2 + self.HAAR_DY * b.width
+            boxes.append((cx - side / 2, cy - side / 2, side, side))
             scores.append(d.categories[0].score if d.categories else 0.0)
         if not boxes:
             return np.zeros((0, 4)), np.zeros(0)

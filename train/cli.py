@@ -104,6 +104,7 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
         return
 
     # heavy imports only once there is training to do
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .fit import rmse, to_pixels, train_member
     from .export import export_subset
     import tensorflow as tf
@@ -116,9 +117,8 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
     settings = {"epochs": epochs, "batch_size": batch_size or DEFAULT_BATCH[subset], "optimizer": optimizer,
                 "lr": lr, "lr_schedule": lr_schedule, "patience": patience,
                 "widths": [int(w) for w in widths.split(",")], "kernel": kernel, "dense": dense}
-    click.echo(f"{subset}: {len(tr)} training and {len(va)} validation images "
-               f"(split by {split_info['by']}), {len(ds.info.get('source', ''))and ds.info['source']}; "
-               f"{'GPU ' + gpus[0].name if gpus else 'CPU'}")
+    click.echo(f"{subset}: {len(tr)} training and {len(va)} validation images (split by {split_info['by']}) "
+               f"from {ds.info['source']}; on {'GPU ' + gpus[0].name if gpus else 'CPU'}")
     run_root = os.path.join(workdir, subset)
     models, preds, states = [], [], []
     t0 = time.time()

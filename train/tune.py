@@ -1,6 +1,6 @@
 """Where the Haar detector's defaults and the crop rule's numbers come from.
 
-    python -m train.tune ../shared/data/youtube-faces-68 [--every 5]
+    python -m train.tune ../shared/data/youtube-faces-68 [--every 5] [--mediapipe-model blaze_face.tflite]
 
 Prints, for a few detector settings, the share of true faces found and the
 false boxes per image on a 68-landmark folder; then fits the crop rule on the
@@ -30,6 +30,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data")
     ap.add_argument("--every", type=int, default=5, help="Detector comparison on every Nth image.")
+    ap.add_argument("--mediapipe-model", default=None, help="Also fit BlazeFace boxes to Haar framing.")
     a = ap.parse_args()
     names, pts = read_landmark_folder(a.data)
     k15 = from_68(pts)
@@ -49,6 +50,31 @@ def main():
     boxes = detect_faces(a.data, names, k15)
     print(f"default detector on all {len(names)} images: found {np.mean(~np.isnan(boxes[:, 0])):.3f}")
     print(fit_crop_rule(boxes, k15))
+    if a.mediapipe_model:
+        fit_mediapipe(a.data, names, k15, boxes, a.mediapipe_model, sel)
+
+
+def fit_mediapipe(root, names, k15, haar_boxes, model, sel):
+    """BlazeFace box -> Haar-like box: side ratio and centre offsets, medians."""
+    from tracker.detectors import MediaPipeDetector
+
+    det = MediaPipeDetector(model)
+    det.HAAR_SIDE, det.HAAR_DX, det.HAAR_DY = 1.0, 0.0, 0.0   # raw boxes
+    found, rel = 0, []
+    for i in sel:
+        img = cv2.imread(f"{root}/images/{names[i]}", cv2.IMREAD_COLOR)
+        b, _ = det(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), img)
+        j = match_detection(b, k15[i])
+        if j is None:
+            continue
+        found += 1
+        if not np.isnan(haar_boxes[i, 0]):
+            B, H = b[j], haar_boxes[i]
+            rel.append([H[2] / B[2], (H[0] + H[2] / 2 - B[0] - B[2] / 2) / B[2],
+                        (H[1] + H[3] / 2 - B[1] - B[3] / 2) / B[2]])
+    det.close()
+    side, dx, dy = np.median(rel, axis=0)
+    print(f"mediapipe: found {found / len(sel):.3f}; HAAR_SIDE, HAAR_DX, HAAR_DY = {side:.3f}, {dx:.4f}, {dy:.4f}")
 
 
 if __name__ == "__main__":
