@@ -166,6 +166,8 @@ def test_errors_are_one_line(tmp_path, shipped_models, clip):
     one_line_error(track("--video", path, "--models", str(tmp_path)), "manifest.json")
     one_line_error(track("--images", str(tmp_path / "nothing-*.jpg"), "--models", shipped_models), "no images")
     one_line_error(track("--video", path, "--camera", "0"), "exactly one")
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        one_line_error(track("--video", path, "--show", "--models", shipped_models), "--no-show")
     one_line_error(track("--video", path, "--detector", "mediapipe", "--models", shipped_models), "blaze_face")
     # corrupt model folder: a broken manifest, then a broken model file
     bad = tmp_path / "bad"

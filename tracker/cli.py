@@ -46,6 +46,10 @@ class Window:
 
     def __init__(self, show, title="fkd"):
         self.show, self.title = show, title
+        if show and sys.platform.startswith("linux") and not (
+                os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            # Qt would abort the process rather than raise
+            raise SourceError("no display to show a window on: add --no-show (and --out or --json)")
 
     def __call__(self, frame):
         """Shows a frame; True when the user asked to quit (q or Esc)."""
@@ -123,9 +127,9 @@ def main(camera, video, images, out, json_path, models_dir, detector, detector_m
                              detector_options={"model_path": detector_model} if detector == "mediapipe" else {},
                              max_faces=max_faces, threads=threads, detect_every=detect_every,
                              smoothing=not no_smoothing)
-    sink = jsonl = cap = None
-    window = Window(show)
+    sink = jsonl = cap = window = None
     try:
+        window = Window(show)
         # everything that can fail is checked before the first frame
         if images:
             paths = image_paths(images)
@@ -163,7 +167,8 @@ def main(camera, video, images, out, json_path, models_dir, detector, detector_m
                 thing.release()
         if jsonl:
             jsonl.close()
-        window.close()
+        if window:
+            window.close()
 
 
 def run_images(tracker, paths, out, jsonl):

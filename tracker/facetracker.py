@@ -99,7 +99,7 @@ class FaceTracker:
         return faces
 
     def reset(self):
-        self.tracks, self.frame_index = [], 0
+        self.tracks, self.frame_index, self._redetect = [], 0, False
 
     def close(self):
         self.detector.close()
