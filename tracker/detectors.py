@@ -26,7 +26,7 @@ class HaarDetector:
     name = "haar"
 
     def __init__(self, cascade="haarcascade_frontalface_default.xml", max_side=320,
-                 scale_factor=1.1, min_neighbors=4, min_size=24, upscale=True):
+                 scale_factor=1.1, min_neighbors=4, min_size=40, upscale=True):
         path = cascade if os.path.isfile(cascade) else os.path.join(cv2.data.haarcascades, cascade)
         self.cascade = cv2.CascadeClassifier(path)
         if self.cascade.empty():

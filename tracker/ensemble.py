@@ -79,10 +79,11 @@ class Keypoints15:
     """Both subsets' ensembles of a models folder: crops -> all 15 keypoints.
 
     `fused=True` runs each subset's single fused graph (one invoke); False runs
-    the members one by one and averages them, for checking the fused graph.
+    the members one by one and averages them, for checking the fused graph
+    and, with `flip_tta` True or False, for measuring what the mirror buys.
     """
 
-    def __init__(self, models_dir, threads=1, fused=True):
+    def __init__(self, models_dir, threads=1, fused=True, flip_tta=None):
         self.manifest = load_manifest(models_dir)
         conv = self.manifest["output"]["to_crop_px"]
         to_px = (float(conv["multiply"]), float(conv["add"]))
@@ -91,7 +92,8 @@ class Keypoints15:
             files = [sub["ensemble"]["file"]] if fused else [m["file"] for m in sub["members"]]
             runners = [Runner(os.path.join(models_dir, f), threads, to_px) for f in files]
             # the fused graph mirrors inside; members run one by one get the mirror here
-            mirror = None if fused or not sub["ensemble"].get("flip_tta") else flip_permutation(SUBSETS[name])
+            tta = sub["ensemble"].get("flip_tta", False) if flip_tta is None else flip_tta
+            mirror = flip_permutation(SUBSETS[name]) if tta and not fused else None
             self.parts.append(([INDEX[k] for k in SUBSETS[name]], runners, mirror))
         have = {i for idx, _, _ in self.parts for i in idx}
         missing = [NAMES[i] for i in range(len(NAMES)) if i not in have]

@@ -72,8 +72,8 @@ def select_members(preds, true):
               help="Write a PNG grid of augmented samples and exit.")
 @click.option("--to-csv", type=click.Path(dir_okay=False), default=None,
               help="Write the data as a Kaggle-format CSV and exit.")
-@click.option("--flip-tta/--no-flip-tta", default=True,
-              help="The fused graph also runs the mirrored crop and averages it in.")
+@click.option("--flip-tta/--no-flip-tta", default=False,
+              help="The fused graph also runs the mirrored crop and averages it in (2x the work).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optimizer, lr, lr_schedule,
          patience, widths, kernel, dense, val_fraction, seed, augment, flip, rotation, elastic,

@@ -5,6 +5,7 @@ what it returns and how to map that back to crop pixels.
 """
 
 import datetime
+import fcntl
 import json
 import os
 
@@ -78,7 +79,7 @@ def write_bytes(path, data):
 
 
 def export_subset(out_dir, subset, models, val_images, val_kp, train_images, crop_rule, record,
-                  flip_tta=True, n_representative=300, seed=0):
+                  flip_tta=False, n_representative=300, seed=0):
     """Write the selected members and their fused ensemble; update the subset's manifest entry."""
     from tracker.ensemble import Runner
 
@@ -111,23 +112,26 @@ def export_subset(out_dir, subset, models, val_images, val_kp, train_images, cro
     for old in os.listdir(out_dir):   # files of an earlier export of this subset
         if old.startswith(f"{subset}-") and old.endswith(".tflite") and old not in {m["file"] for m in members} | {fname}:
             os.remove(os.path.join(out_dir, old))
-    manifest = load_manifest(out_dir, must_exist=False) or {
-        "format_version": FORMAT_VERSION, "subsets": {}}
-    manifest["format_version"] = FORMAT_VERSION
-    manifest["crop_rule"] = crop_rule.to_dict()
-    manifest["input"] = {"shape": [crop_rule.size, crop_rule.size, 1], "color": "gray",
-                         "scale": "pixel / 255 (int8 files: the input tensor's quantization)"}
-    manifest["output"] = {"layout": "x0, y0, x1, y1, ... in the subset's keypoint order",
-                          "to_crop_px": {"multiply": HALF, "add": HALF}}
-    manifest["subsets"][subset] = {
-        "keypoints": list(SUBSETS[subset]),
-        "ensemble": {"file": fname, "quantization": q, "members": len(members), "flip_tta": flip_tta,
-                     "val_rmse_px": round(ens_rmse, 4),
-                     "bytes": os.path.getsize(os.path.join(out_dir, fname))},
-        "members": members,
-        "trained": record,
-        "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
-    write_json(os.path.join(out_dir, MANIFEST), manifest)
+    # two subsets may export at once: the read-modify-write of the manifest is locked
+    with open(os.path.join(out_dir, ".manifest.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        manifest = load_manifest(out_dir, must_exist=False) or {
+            "format_version": FORMAT_VERSION, "subsets": {}}
+        manifest["format_version"] = FORMAT_VERSION
+        manifest["crop_rule"] = crop_rule.to_dict()
+        manifest["input"] = {"shape": [crop_rule.size, crop_rule.size, 1], "color": "gray",
+                             "scale": "pixel / 255 (int8 files: the input tensor's quantization)"}
+        manifest["output"] = {"layout": "x0, y0, x1, y1, ... in the subset's keypoint order",
+                              "to_crop_px": {"multiply": HALF, "add": HALF}}
+        manifest["subsets"][subset] = {
+            "keypoints": list(SUBSETS[subset]),
+            "ensemble": {"file": fname, "quantization": q, "members": len(members), "flip_tta": flip_tta,
+                         "val_rmse_px": round(ens_rmse, 4),
+                         "bytes": os.path.getsize(os.path.join(out_dir, fname))},
+            "members": members,
+            "trained": record,
+            "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        }
+        write_json(os.path.join(out_dir, MANIFEST), manifest)
     load_manifest(out_dir)   # validates what was written
     return manifest["subsets"][subset]
