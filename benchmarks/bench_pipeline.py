@@ -63,7 +63,8 @@ def main():
         for size in ((640, 480), (1280, 720)):
             path = os.path.join(d, f"{size[0]}.mp4")
             write_clip(path, n=a.frames, size=size)
-            for label, every in (("tracking (detect/10)", 10), ("detect every frame", 1)):
+            every_n = TrackerOptions().detect_every
+            for label, every in ((f"tracking (detect/{every_n})", every_n), ("detect every frame", 1)):
                 st, other, fps = run(path, every, a.threads, a.models)
                 print(f"{size[0]}x{size[1]:<5} {label:>22} {st['read']:6.2f} {st['detect']:7.2f} "
                       f"{st['crop']:6.2f} {st['infer']:6.2f} {st['draw']:6.2f} {other:6.2f} {fps:7.1f}")

@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from tracker.keypoints import NAMES  # noqa: E402
+from tracker.keypoints import NAMES, SUBSETS, subset_indices  # noqa: E402
 from train.augment import AugmentConfig, augment  # noqa: E402
 from train.data import Dataset, load_kaggle_csv, write_kaggle_csv  # noqa: E402
 
@@ -50,12 +50,13 @@ def main():
     for batch in (64, 256):
         model = build(8)
         model.compile(optimizer=keras.optimizers.RMSprop(1e-3), loss=masked_mse)
-        x, y = images[..., None] / 255.0, to_targets(kp[:, :4])
+        four = kp[:, subset_indices("4pts")]
+        x, y = images[..., None] / 255.0, to_targets(four)
         model.fit(x[:batch * 2], y[:batch * 2], batch_size=batch, epochs=1, verbose=0)   # build, warm up
         t = time.perf_counter()
         model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
         step = 2048 / (time.perf_counter() - t)
-        data = Batches(images, kp[:, :4], NAMES[:4], batch, AugmentConfig(), 0, workers=2)
+        data = Batches(images, four, list(SUBSETS["4pts"]), batch, AugmentConfig(), 0, workers=2)
         t = time.perf_counter()
         model.fit(data, epochs=1, verbose=0)
         full = 2048 / (time.perf_counter() - t)

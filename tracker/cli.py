@@ -114,7 +114,7 @@ def run_stream(tracker, cap, sink, jsonl, window, total=None, fps_in=None, progr
 @click.option("--detector-model", default=None, help="BlazeFace .tflite for --detector mediapipe.")
 @click.option("--threads", default=1, help="LiteRT threads.")
 @click.option("--max-faces", default=4)
-@click.option("--detect-every", default=10, help="Video: frames between detector runs while tracking holds.")
+@click.option("--detect-every", default=15, help="Video: frames between detector runs while tracking holds.")
 @click.option("--no-smoothing", is_flag=True)
 @click.option("--show/--no-show", default=None, help="Window; default: on for --camera, off otherwise.")
 def main(camera, video, images, out, json_path, models_dir, detector, detector_model, threads, max_faces,

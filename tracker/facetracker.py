@@ -32,7 +32,7 @@ class TrackerOptions:
     detector_options: dict = field(default_factory=dict)
     max_faces: int = 4
     threads: int = 1
-    detect_every: int = 10              # video: frames between detector runs while tracking holds
+    detect_every: int = 15              # video: frames between detector runs while tracking holds
     smoothing: bool = True              # video: One Euro filter on the points
     min_cutoff: float = 1.0
     beta: float = 0.3                   # One Euro speed coefficient: 0.05 lagged 0.24 eye distances on the fast demo

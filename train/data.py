@@ -87,12 +87,14 @@ def load_kaggle_csv(path, skip_bad=False):
 
 
 def parse_pixels(text):
-    """9,216 space-separated numbers; np.fromstring is ~10x faster than split()."""
+    """9,216 space-separated numbers; np.fromstring as integers is ~5x faster than split()."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        pixels = np.fromstring(text, dtype=np.float32, sep=" ") if text.strip() else np.zeros(0)
+        pixels = np.fromstring(text, dtype=np.int16, sep=" ") if text.strip() else np.zeros(0)
+        if 0 < pixels.size < 96 * 96:   # stopped early: maybe written as decimals
+            pixels = np.fromstring(text, dtype=np.float32, sep=" ")
     if pixels.size != 96 * 96:
         tokens = text.split()
         if len(tokens) != pixels.size:   # fromstring stopped at something that is not a number
