@@ -66,7 +66,11 @@ def select_members(preds, true):
 @click.option("--flip/--no-flip", default=True)
 @click.option("--rotation", default=15.0, help="Degrees, +-.")
 @click.option("--elastic", default=2.0, help="Elastic displacement, px.")
-@click.option("--perspective", default=0.0015)
+@click.option("--perspective", default=0.0015, help="Homography row-3 terms, +-; 0 switches it off.")
+@click.option("--scale", "scale_jitter", default=0.10, help="Scale jitter, 1 +-; 0 switches it off.")
+@click.option("--shift", default=6.0, help="Shift, px +-; 0 switches it off.")
+@click.option("--contrast", default=0.35, help="Contrast gain, 1 +-; 0 switches it off.")
+@click.option("--brightness", default=0.15, help="Brightness offset, +- of full range; 0 switches it off.")
 @click.option("--skip-bad-rows", is_flag=True, help="Kaggle CSV: skip and count malformed rows.")
 @click.option("--preview-augment", type=click.Path(dir_okay=False), default=None,
               help="Write a PNG grid of augmented samples and exit.")
@@ -77,7 +81,7 @@ def select_members(preds, true):
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optimizer, lr, lr_schedule,
          patience, widths, kernel, dense, val_fraction, seed, augment, flip, rotation, elastic,
-         perspective, skip_bad_rows, preview_augment, to_csv, flip_tta, quiet):
+         perspective, scale_jitter, shift, contrast, brightness, skip_bad_rows, preview_augment, to_csv, flip_tta, quiet):
     from .data import DataError, load, split, write_kaggle_csv
 
     rule = CropRule()
@@ -95,7 +99,8 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
     if len(ds) < 4:
         fail(f"{data_path}: only {len(ds)} images have all {subset} keypoints")
     kp = ds.keypoints[:, idx]
-    cfg = AugmentConfig(flip=flip, rotation_deg=rotation, elastic_px=elastic, perspective=perspective,
+    cfg = AugmentConfig(flip=flip, rotation_deg=rotation, scale=scale_jitter, shift_px=shift,
+                        perspective=perspective, elastic_px=elastic, contrast=contrast, brightness=brightness,
                         enabled=augment)
     if preview_augment:
         from .augment import preview
