@@ -114,8 +114,8 @@ got a stand-in box from their landmarks). Validation split by person: {rec['data
 {len(keep)} persons never seen in training (seed {seed}, {frac:.0%} of persons).
 
 ## Training settings
-{json.dumps({k: settings[k] for k in ('epochs', 'batch_size', 'optimizer', 'lr', 'lr_schedule', 'patience')})};
-4pts batch {s4['settings']['batch_size']}, 11pts batch {m['subsets']['11pts']['trained']['settings']['batch_size']}.
+Of the last `fkd-train` call (members trained earlier keep theirs: see "Member settings" below):
+{json.dumps({k: settings[k] for k in ('epochs', 'batch_size', 'optimizer', 'lr', 'lr_schedule', 'patience')})}.
 Augmentation, fresh every batch: {json.dumps(s4['augment'])}. Trained on: {s4['device']}.
 
 ## Validation, crop level (the boxes training saw)
