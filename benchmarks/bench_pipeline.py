@@ -11,7 +11,6 @@ import os
 import tempfile
 import time
 
-import numpy as np
 
 from tracker.demo import write_clip
 from tracker.draw import draw_faces

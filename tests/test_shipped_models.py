@@ -4,7 +4,6 @@ import csv
 import os
 
 import numpy as np
-import pytest
 
 from conftest import demo_kaggle_csv, need_shared
 from tracker.facetracker import FaceTracker, TrackerOptions

@@ -141,21 +141,20 @@ def main(camera, video, images, out, json_path, models_dir, detector, detector_m
         elif video is not None:
             cap = open_video(video)
         jsonl = JsonLines(json_path)
-        if cap is not None and out:
-            info = video_info(cap)
+        info = video_info(cap) if cap is not None else None
+        if info and out:
             sink = VideoSink(out, info["fps"], info["size"])
         tracker = FaceTracker(options)
         if camera is not None:
             cap = open_camera(camera)
+            info = video_info(cap)
             if out:
-                info = video_info(cap)
                 sink = VideoSink(out, info["fps"], info["size"])
         with tracker:
             if images:
                 run_images(tracker, paths, out, jsonl)
             else:
-                info = video_info(cap)
-                n = run_stream(tracker, cap, sink, jsonl, window, total=info["frames"] if video else None,
+                run_stream(tracker, cap, sink, jsonl, window, total=info["frames"] if video else None,
                                fps_in=info["fps"] if video else None, source=video)
                 if sink:
                     click.echo(f"wrote {sink.frames} frames to {sink.path}", err=True)

@@ -35,7 +35,7 @@ class TrackerOptions:
     detect_every: int = 15              # video: frames between detector runs while tracking holds
     smoothing: bool = True              # video: One Euro filter on the points
     min_cutoff: float = 1.0
-    beta: float = 0.3                   # One Euro speed coefficient: 0.05 lagged 0.24 eye distances on the fast demo
+    beta: float = 0.3                   # One Euro speed coefficient: lower lags a fast-moving face
 
 
 @dataclass
@@ -56,7 +56,6 @@ class _Track:
     box: np.ndarray
     score: float
     track_id: int
-    keypoints: np.ndarray = None
     filter: OneEuro = None
     missed: int = 0                      # detector rounds in a row that did not see it
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))   # box corner, px per frame
@@ -170,7 +169,7 @@ class FaceTracker:
             faces.append(Face(box, shown, tr.score, tr.track_id))
             if not tr.from_detector:   # a detector box is framed unlike a keypoint box: no speed from it
                 tr.velocity = new_box[:2] - tr.box[:2]
-            tr.keypoints, tr.box, tr.from_detector = p, new_box, False
+            tr.box, tr.from_detector = new_box, False
             alive.append(tr)
         if len(alive) < len(self.tracks):
             self._redetect = True   # a face was lost: look again on the next frame

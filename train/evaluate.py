@@ -10,7 +10,6 @@ no detection near it is a miss, reported beside the RMSE (never averaged in).
 
 import json
 import os
-import sys
 import time
 
 import click

@@ -6,7 +6,6 @@ what it returns and how to map that back to crop pixels.
 
 import datetime
 import fcntl
-import json
 import os
 
 import numpy as np

@@ -72,11 +72,11 @@ class Batches(keras.utils.PyDataset):
 class Checkpoint(keras.callbacks.Callback):
     """Per-epoch validation RMSE, atomic checkpoint, early stopping, history, progress."""
 
-    def __init__(self, run_dir, state, val_x, val_kp, patience, epochs, bar, batches):
+    def __init__(self, run_dir, state, val_x, val_kp, patience, bar, batches):
         super().__init__()
         self.run_dir, self.state = run_dir, state
         self.val_x, self.val_kp = val_x, val_kp
-        self.patience, self.epochs, self.bar, self.batches = patience, epochs, bar, batches
+        self.patience, self.bar, self.batches = patience, bar, batches
 
     def on_epoch_end(self, epoch, logs=None):
         pred = to_pixels(self.model.predict(self.val_x, batch_size=256, verbose=0))
@@ -178,7 +178,7 @@ def train_member(run_dir, subset, train_images, train_kp, val_images, val_kp, se
             bar = tqdm(total=settings["epochs"], initial=state["epoch"], unit="epoch",
                        desc=f"{subset} seed {seed}", dynamic_ncols=True)
         cb = Checkpoint(run_dir, state, val_images[..., None].astype(np.float32) / 255.0, val_kp,
-                        settings["patience"], settings["epochs"], bar, batches)
+                        settings["patience"], bar, batches)
         model.fit(batches, epochs=settings["epochs"], initial_epoch=state["epoch"],
                   callbacks=[cb], verbose=0, shuffle=False)
         if bar is not None:

@@ -19,6 +19,8 @@ from .data import detect_faces, fit_crop_rule, match_detection, read_landmark_fo
 
 CANDIDATES = [
     {},
+    {"equalize": True},
+    {"min_size": 24},
     {"min_neighbors": 3},
     {"upscale": False},
     {"scale_factor": 1.05, "min_neighbors": 6},
