@@ -140,7 +140,7 @@ def test_person_names_and_split():
     assert person_of("Abdel_Aziz_Al-Hakim_00a.jpg") == "Abdel_Aziz_Al-Hakim"
 
 
-def test_landmark_folder_split_by_person():
+def test_landmark_folder_split_by_person(tmp_path):
     root = need_shared("data/youtube-faces-68")
     import csv
 
@@ -157,7 +157,12 @@ def test_landmark_folder_split_by_person():
         dst = os.path.join(sub, "images", r[0])
         if not os.path.exists(dst):
             os.symlink(os.path.join(root, "images", r[0]), dst)
-    ds = load_landmark_folder(sub)
+    ds = load_landmark_folder(sub, cache_dir=str(tmp_path))
+    assert np.array_equal(load_landmark_folder(sub, cache_dir=str(tmp_path)).images, ds.images)
+    # the cache holds the detector's boxes: a detector with other settings gets its own entry
+    from tracker.detectors import HaarDetector
+    load_landmark_folder(sub, detector=HaarDetector(min_neighbors=8), cache_dir=str(tmp_path))
+    assert len(os.listdir(tmp_path)) == 2
     assert ds.images.shape == (60, 96, 96) and ds.info["detected"] >= 50
     iod = np.linalg.norm(ds.keypoints[:, 0] - ds.keypoints[:, 1], axis=1)
     assert 30 < np.median(iod) < 42   # framed as Kaggle's crops: about 36 px

@@ -100,7 +100,7 @@ def test_fused_ensemble_matches_members_one_by_one(tiny_models):
 def test_killed_run_resumes_from_its_checkpoint(tmp_path):
     csv_path = demo_kaggle_csv(str(tmp_path / "d.csv"), n=24)
     args = [sys.executable, "-m", "train.cli", "--subset", "4pts", "--data", csv_path, "--out",
-            str(tmp_path / "m"), "--workdir", str(tmp_path / "w"), "--members", "1", "--epochs", "40",
+            str(tmp_path / "m"), "--workdir", str(tmp_path / "w"), "--members", "1", "--epochs", "12",
             "--batch-size", "8", "--dense", "32", "--quiet"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     state_path = tmp_path / "w" / "4pts" / "seed0" / "state.json"
@@ -113,13 +113,17 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
     p.send_signal(signal.SIGKILL)
     p.wait()
     killed_at = json.loads(state_path.read_text())["epoch"]
-    assert 2 <= killed_at < 40
-    args[args.index("40")] = str(killed_at + 2)   # the same run, asked to go two epochs further
-    r = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert 2 <= killed_at < 12
+    r = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)   # the same command again
     assert r.returncode == 0, r.stderr[-2000:]
     state = json.loads(state_path.read_text())
     epochs = [h["epoch"] for h in state["history"]]
-    assert epochs == list(range(1, killed_at + 3))   # continued, not restarted
+    assert epochs == list(range(1, 13))   # continued, not restarted
+    # a finished member keeps the settings it was trained with (its schedule ended at epoch 12)
+    args[args.index("12")] = "20"
+    r = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert r.returncode == 0 and "keeps the settings it was trained with" in r.stdout
+    assert json.loads(state_path.read_text())["epoch"] == 12
     assert (tmp_path / "w" / "4pts" / "seed0" / "history.png").exists()
 
 

@@ -38,6 +38,9 @@ class HaarDetector:
         self.min_size = min_size
         self.upscale = upscale
         self.equalize = equalize
+        self.settings = {"cascade": os.path.basename(path), "max_side": max_side, "scale_factor": scale_factor,
+                         "min_neighbors": min_neighbors, "min_size": min_size, "upscale": upscale,
+                         "equalize": equalize}
 
     def __call__(self, gray, bgr=None):
         h, w = gray.shape[:2]

@@ -130,6 +130,8 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
     for i in range(members):
         model, state = train_member(os.path.join(run_root, f"seed{seed + i}"), subset, ds.images[tr], kp[tr],
                                     ds.images[va], kp[va], seed + i, settings, cfg, show_progress=not quiet)
+        if state["settings"] != settings:
+            click.echo(f"seed{seed + i}: resumed; it keeps the settings it was trained with: {state['settings']}")
         models.append(model)
         preds.append(to_pixels(model.predict(ds.images[va][..., None] / 255.0, verbose=0)))
         states.append(state)

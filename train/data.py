@@ -155,9 +155,8 @@ def match_detection(boxes, keypoints):
     return None
 
 
-def detect_faces(root, names, k15, detector=None):
+def detect_faces(root, names, k15, detector):
     """Haar box per image matched to the true face (NaN row where missed)."""
-    detector = detector or HaarDetector()
     boxes = np.full((len(names), 4), np.nan)
     for i, name in enumerate(names):
         gray = cv2.imread(os.path.join(root, "images", name), cv2.IMREAD_GRAYSCALE)
@@ -200,8 +199,10 @@ def load_landmark_folder(root, rule=CropRule(), detector=None, cache_dir=None):
     """Crops made as the tracker makes them: Haar box, else a stand-in box from the labels."""
     names, pts = read_landmark_folder(root)
     k15 = from_68(pts)
+    detector = detector or HaarDetector()
+    # the boxes alone, keyed on the data and the detector's settings: a retuned detector re-detects
     key = hashlib.sha1(json.dumps([os.path.abspath(root), os.path.getmtime(os.path.join(root, "landmarks.csv")),
-                                   len(names)]).encode()).hexdigest()[:12]   # the Haar boxes alone
+                                   len(names), detector.settings]).encode()).hexdigest()[:12]
     cache = os.path.join(cache_dir, f"faces-{key}.npz") if cache_dir else None
     if cache and os.path.isfile(cache):
         z = np.load(cache)

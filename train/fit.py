@@ -152,17 +152,21 @@ def train_member(run_dir, subset, train_images, train_kp, val_images, val_kp, se
     names = list(SUBSETS[subset])
     state_path = os.path.join(run_dir, "state.json")
     keras.utils.set_random_seed(seed)
-    batches = Batches(train_images, train_kp, names, settings["batch_size"], augment_cfg, seed,
-                      workers=settings.get("workers", 2), use_multiprocessing=False)
-    if os.path.isfile(state_path):
+    resumed = os.path.isfile(state_path)
+    if resumed:
         with open(state_path) as f:
             state = json.load(f)
-        model = keras.models.load_model(os.path.join(run_dir, state["checkpoint"]),
-                                        custom_objects={"masked_mse": masked_mse})
+        settings = state["settings"]   # a resumed member keeps the settings it started with
     else:
         state = {"subset": subset, "seed": seed, "epoch": 0, "best_val_rmse_px": float("inf"),
                  "best_epoch": 0, "wait": 0, "stopped_early": False, "history": [],
                  "settings": settings}
+    batches = Batches(train_images, train_kp, names, settings["batch_size"], augment_cfg, seed,
+                      workers=settings.get("workers", 2), use_multiprocessing=False)
+    if resumed:
+        model = keras.models.load_model(os.path.join(run_dir, state["checkpoint"]),
+                                        custom_objects={"masked_mse": masked_mse})
+    else:
         model = build(2 * len(names), widths=tuple(settings["widths"]), kernel=settings["kernel"],
                       dense=settings["dense"], name=f"{subset}_seed{seed}")
         steps = settings["epochs"] * len(batches)

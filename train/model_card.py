@@ -121,9 +121,9 @@ Augmentation, fresh every batch: {json.dumps(s4['augment'])}. Trained on: {s4['d
 ## Validation, crop level (the boxes training saw)
 All 15 points: RMSE {all_px:.3f} crop px, Kaggle-scale {all_k:.3f}. Fused graph against the members
 run one by one and averaged: largest difference {np.nanmax(np.abs(fused - one_by_one)):.3f} crop px.
-These crops come from the training cache's Haar boxes, found with histogram equalisation (since
-dropped from the detector); a few of those boxes frame the face oddly and dominate this RMSE. The
-end-to-end figure at the bottom, with the tracker's current detector, is the one to compare.
+These crops come from the training cache's boxes: the tracker's Haar detector, or a stand-in box
+from the labels where it missed. The end-to-end figure at the bottom runs the detector itself on the
+full frames and is the one to compare with other systems.
 
 | keypoint | RMSE, crop px | Kaggle-scale RMSE |
 | --- | --- | --- |

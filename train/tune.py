@@ -49,7 +49,7 @@ def main():
         ms = 1000 * (time.perf_counter() - t) / len(sel)
         print(f"{str(cfg or 'default'):60s} found {hit / len(sel):.3f}  false boxes/image {false / len(sel):.3f}  "
               f"{ms:.1f} ms")
-    boxes = detect_faces(a.data, names, k15)
+    boxes = detect_faces(a.data, names, k15, HaarDetector())
     print(f"default detector on all {len(names)} images: found {np.mean(~np.isnan(boxes[:, 0])):.3f}")
     print(fit_crop_rule(boxes, k15))
     if a.mediapipe_model:
