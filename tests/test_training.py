@@ -146,3 +146,28 @@ def test_preview_and_csv_conversion(tmp_path):
     a, b = load_kaggle_csv(csv_path), load_kaggle_csv(str(tmp_path / "again.csv"))
     assert np.array_equal(a.images, b.images)
     assert np.allclose(a.keypoints, b.keypoints, atol=1e-3, equal_nan=True)
+
+
+def test_member_starts_from_another_run(tiny_models, tmp_path):
+    """--init-from: the other run's best weights and a fresh schedule; a misfit is a one-line error."""
+    _, work = tiny_models
+    src = os.path.join(work, "runs", "4pts", "seed0")
+    common = ["--subset", "4pts", "--data", os.path.join(work, "train.csv"), "--workdir", str(tmp_path / "w"),
+              "--out", str(tmp_path / "m"), "--members", "1", "--epochs", "1", "--batch-size", "16", "--quiet"]
+    fkd_train(*common, "--dense", "64", "--lr", "1e-9", "--init-from", src)
+    state = json.load(open(tmp_path / "w" / "4pts" / "seed0" / "state.json"))
+    before = json.load(open(os.path.join(src, "state.json")))
+    assert state["settings"]["init_from"] == os.path.abspath(src)
+    assert state["settings"]["init_from_epochs"] == before["epoch"]
+    sel = load_manifest(str(tmp_path / "m"))["subsets"]["4pts"]["trained"]["selection"]
+    assert sel["members_start_val_rmse_px"]["seed0"] > 0   # what the fine-tuning bought, recorded
+    # with a learning rate of ~0 the member keeps the kernels of the run it started from
+    from train.model import build
+
+    a, b = build(8, dense=64), build(8, dense=64)
+    a.load_weights(os.path.join(src, "best.weights.h5"))
+    b.load_weights(str(tmp_path / "w" / "4pts" / "seed0" / "best.weights.h5"))
+    ka, kb = a.get_layer(index=1).get_weights()[0], b.get_layer(index=1).get_weights()[0]
+    assert np.abs(ka - kb).max() < 1e-6 < np.abs(ka).max()
+    r = fkd_train(*common, "--dense", "32", "--workdir", str(tmp_path / "w2"), "--init-from", src, check=False)
+    assert r.returncode == 2 and "do not fit this member" in r.stderr and "Traceback" not in r.stderr

@@ -18,8 +18,6 @@ from tracker.crop import CropRule
 from tracker.keypoints import SUBSETS, subset_indices
 from .augment import AugmentConfig
 
-DEFAULT_BATCH = {"4pts": 256, "11pts": 128}
-
 
 def fail(msg):
     click.echo(f"fkd-train: error: {msg}", err=True)
@@ -52,7 +50,7 @@ def select_members(preds, true):
 @click.option("--workdir", default="runs", help="Checkpoints, histories and the data cache.")
 @click.option("--members", default=3, help="Members trained, each with its own seed.")
 @click.option("--epochs", default=60)
-@click.option("--batch-size", type=int, default=None, help="Default: 256 for 4pts, 128 for 11pts.")
+@click.option("--batch-size", default=64, help="Small batches (more steps per epoch) trained better than 128 or 256.")
 @click.option("--optimizer", type=click.Choice(["rmsprop", "adam", "sgd"]), default="rmsprop")
 @click.option("--lr", default=1e-3)
 @click.option("--lr-schedule", type=click.Choice(["cosine", "constant"]), default="cosine")
@@ -62,6 +60,9 @@ def select_members(preds, true):
 @click.option("--dense", default=512)
 @click.option("--val-fraction", default=0.15)
 @click.option("--seed", default=0, help="Split seed; member i uses seed + i.")
+@click.option("--init-from", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="A member's run folder (runs/SUBSET/seedN); member i starts from the best weights of the "
+                   "i-th given and trains a fresh schedule on them. Repeatable.")
 @click.option("--augment/--no-augment", default=True)
 @click.option("--flip/--no-flip", default=True)
 @click.option("--rotation", default=15.0, help="Degrees, +-.")
@@ -81,7 +82,8 @@ def select_members(preds, true):
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optimizer, lr, lr_schedule,
          patience, widths, kernel, dense, val_fraction, seed, augment, flip, rotation, elastic,
-         perspective, scale_jitter, shift, contrast, brightness, skip_bad_rows, preview_augment, to_csv, flip_tta, quiet):
+         perspective, scale_jitter, shift, contrast, brightness, skip_bad_rows, preview_augment, to_csv, flip_tta, quiet,
+         init_from):
     from .data import DataError, load, split, write_kaggle_csv
 
     rule = CropRule()
@@ -110,7 +112,7 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
 
     # heavy imports only once there is training to do
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from .fit import rmse, to_pixels, train_member
+    from .fit import InitError, init_from_settings, init_val_rmse, rmse, to_pixels, train_member
     from .export import export_subset
     import tensorflow as tf
     import keras
@@ -119,7 +121,7 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
     if gpus:
         keras.mixed_precision.set_global_policy("mixed_float16")
     tr, va, split_info = split(ds, val_fraction, seed)
-    settings = {"epochs": epochs, "batch_size": batch_size or DEFAULT_BATCH[subset], "optimizer": optimizer,
+    settings = {"epochs": epochs, "batch_size": batch_size, "optimizer": optimizer,
                 "lr": lr, "lr_schedule": lr_schedule, "patience": patience,
                 "widths": [int(w) for w in widths.split(",")], "kernel": kernel, "dense": dense}
     click.echo(f"{subset}: {len(tr)} training and {len(va)} validation images (split by {split_info['by']}) "
@@ -127,20 +129,33 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
     run_root = os.path.join(workdir, subset)
     models, preds, states = [], [], []
     t0 = time.time()
+    if len(init_from) > members:
+        fail(f"--init-from given {len(init_from)} times for {members} member(s)")
     for i in range(members):
-        model, state = train_member(os.path.join(run_root, f"seed{seed + i}"), subset, ds.images[tr], kp[tr],
-                                    ds.images[va], kp[va], seed + i, settings, cfg, show_progress=not quiet)
-        if state["settings"] != settings:
+        member = dict(settings)
+        if i < len(init_from):
+            member.update(init_from_settings(init_from[i], subset))
+        try:
+            model, state = train_member(os.path.join(run_root, f"seed{seed + i}"), subset, ds.images[tr], kp[tr],
+                                        ds.images[va], kp[va], seed + i, member, cfg, show_progress=not quiet)
+        except InitError as e:
+            fail(e)
+        if state["settings"] != member:
             click.echo(f"seed{seed + i}: resumed; it keeps the settings it was trained with: {state['settings']}")
         models.append(model)
         preds.append(to_pixels(model.predict(ds.images[va][..., None] / 255.0, verbose=0)))
         states.append(state)
+    # what fine-tuning bought: the weights each such member started from, on the same validation crops
+    started = {f"seed{seed + i}": round(init_val_rmse(s["settings"], subset, ds.images[va], kp[va]), 4)
+               for i, s in enumerate(states) if s["settings"].get("init_from")
+               and os.path.isfile(os.path.join(s["settings"]["init_from"], "best.weights.h5"))}
     chosen, sel_rmse = select_members(preds, kp[va])
     singles = [rmse(p, kp[va]) for p in preds]
     report = {"best_single_val_rmse_px": round(min(singles), 4),
               "average_of_all_val_rmse_px": round(rmse(np.mean(preds, axis=0), kp[va]), 4),
               "selected": [f"seed{seed + i}" for i in chosen], "selected_val_rmse_px": round(sel_rmse, 4),
-              "members_val_rmse_px": {f"seed{seed + i}": round(s, 4) for i, s in enumerate(singles)}}
+              "members_val_rmse_px": {f"seed{seed + i}": round(s, 4) for i, s in enumerate(singles)},
+              "members_start_val_rmse_px": started}
     click.echo(json.dumps(report, indent=2))
     record = {"data": {**{k: v for k, v in ds.info.items()}, "images": len(ds), "train": len(tr),
                        "val": len(va), "split": split_info},

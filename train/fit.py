@@ -137,6 +137,31 @@ def write_history(run_dir, history):
     os.replace(os.path.join(run_dir, "history.png.tmp.png"), os.path.join(run_dir, "history.png"))
 
 
+class InitError(ValueError):
+    """A run to start from that is missing or does not fit the member's architecture."""
+
+
+def init_from_settings(run_dir, subset):
+    """What a member started from another run records: the folder, and that run's settings and epochs."""
+    try:
+        with open(os.path.join(run_dir, "state.json")) as f:
+            src = json.load(f)
+    except (OSError, ValueError) as e:
+        raise InitError(f"{run_dir}: not a member's run folder ({e})") from None
+    if src.get("subset") != subset or not os.path.isfile(os.path.join(run_dir, "best.weights.h5")):
+        raise InitError(f"{run_dir}: no trained {subset} member there")
+    return {"init_from": os.path.abspath(run_dir), "init_from_settings": src["settings"],
+            "init_from_epochs": src["epoch"], "init_from_val_rmse_px": round(src["best_val_rmse_px"], 4)}
+
+
+def init_val_rmse(settings, subset, val_images, val_kp):
+    """Validation RMSE of the weights a member started from, on today's validation crops."""
+    src = settings["init_from_settings"]
+    model = build(2 * len(SUBSETS[subset]), widths=tuple(src["widths"]), kernel=src["kernel"], dense=src["dense"])
+    model.load_weights(os.path.join(settings["init_from"], "best.weights.h5"))
+    return rmse(to_pixels(model.predict(val_images[..., None] / 255.0, verbose=0)), val_kp)
+
+
 def make_optimizer(name, lr, schedule, steps):
     if schedule == "cosine":
         lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=steps, alpha=0.01)
@@ -169,6 +194,13 @@ def train_member(run_dir, subset, train_images, train_kp, val_images, val_kp, se
     else:
         model = build(2 * len(names), widths=tuple(settings["widths"]), kernel=settings["kernel"],
                       dense=settings["dense"], name=f"{subset}_seed{seed}")
+        if settings.get("init_from"):   # fine-tuning: the other run's best weights, a fresh optimizer
+            try:
+                model.load_weights(os.path.join(settings["init_from"], "best.weights.h5"))
+            except ValueError:
+                src = settings["init_from_settings"]
+                raise InitError(f"{settings['init_from']}: its weights do not fit this member (that run: widths "
+                                f"{src['widths']}, kernel {src['kernel']}, dense {src['dense']})") from None
         steps = settings["epochs"] * len(batches)
         model.compile(optimizer=make_optimizer(settings["optimizer"], settings["lr"],
                                                settings["lr_schedule"], steps),

@@ -43,6 +43,20 @@ def crop_errors(pred, true):
     return per_px, per_k, float(np.sqrt(np.nanmean(err ** 2))), float(np.sqrt(np.nanmean(scaled ** 2)))
 
 
+def member_line(st, trained, seed):
+    sel = trained["selection"]
+    line = (f"batch {st.get('batch_size')}, kernel {st.get('kernel')}, lr {st.get('lr')}, "
+            f"{trained.get('epochs_run', {}).get(seed, '?')} epochs")
+    if st.get("init_from"):
+        src = st["init_from_settings"]
+        line += (f", started from a member trained {st['init_from_epochs']} epochs at batch {src['batch_size']}, "
+                 f"kernel {src['kernel']}, lr {src['lr']}")
+        start = sel.get("members_start_val_rmse_px", {}).get(seed)
+        if start is not None:
+            return line + f": {start:.3f} before, {sel['members_val_rmse_px'][seed]:.3f} after"
+    return line + f": {sel['members_val_rmse_px'][seed]:.3f}"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=DEFAULT_MODELS)
@@ -89,9 +103,8 @@ def main():
                            f"{sub['ensemble']['val_rmse_px']:.3f} | {os.path.getsize(path) / 1e6:.2f} | "
                            f"{latency_ms(path):.2f} |")
     s4 = m["subsets"]["4pts"]["trained"]
-    member_lines = "; ".join(
-        f"{name} {seed}: batch {st.get('batch_size')}, {sub['trained'].get('epochs_run', {}).get(seed, '?')} epochs, "
-        f"{sub['trained']['selection']['members_val_rmse_px'][seed]:.3f}"
+    member_lines = "\n".join(
+        f"  - {name} {seed}: " + member_line(st, sub["trained"], seed)
         for name, sub in m["subsets"].items()
         for seed, st in sub["trained"].get("member_settings", {}).items())
     settings = {k: v for k, v in s4["settings"].items()}
@@ -139,7 +152,8 @@ Selection is greedy forward selection on the averaged ensemble's validation erro
 ## What each change bought (validation RMSE, crop px, all 15 points)
 - Flip test-time augmentation (the mirrored crop averaged in), shipped members run one by one:
   {tta_px[0]:.3f} without, {tta_px[1]:.3f} with.
-- Member settings (per-member validation RMSE, float): {member_lines}.
+- Member settings (per-member validation RMSE, float):
+{member_lines}
 - Ensemble against best single member: in the table above.
 
 ## Float against int8, size and latency
