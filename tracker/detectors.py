@@ -38,9 +38,14 @@ class HaarDetector:
         self.min_size = min_size
         self.upscale = upscale
         self.equalize = equalize
-        self.settings = {"cascade": os.path.basename(path), "max_side": max_side, "scale_factor": scale_factor,
-                         "min_neighbors": min_neighbors, "min_size": min_size, "upscale": upscale,
-                         "equalize": equalize}
+        self.cascade_name = os.path.basename(path)
+
+    @property
+    def settings(self):
+        """What decides the boxes (the training cache is keyed on it)."""
+        return {"cascade": self.cascade_name, "max_side": self.max_side, "scale_factor": self.scale_factor,
+                "min_neighbors": self.min_neighbors, "min_size": self.min_size, "upscale": self.upscale,
+                "equalize": self.equalize}
 
     def __call__(self, gray, bgr=None):
         h, w = gray.shape[:2]

@@ -112,7 +112,7 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
 
     # heavy imports only once there is training to do
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from .fit import InitError, init_from_settings, init_val_rmse, rmse, to_pixels, train_member
+    from .fit import InitError, init_from_settings, rmse, to_pixels, train_member
     from .export import export_subset
     import tensorflow as tf
     import keras
@@ -145,10 +145,8 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
         models.append(model)
         preds.append(to_pixels(model.predict(ds.images[va][..., None] / 255.0, verbose=0)))
         states.append(state)
-    # what fine-tuning bought: the weights each such member started from, on the same validation crops
-    started = {f"seed{seed + i}": round(init_val_rmse(s["settings"], subset, ds.images[va], kp[va]), 4)
-               for i, s in enumerate(states) if s["settings"].get("init_from")
-               and os.path.isfile(os.path.join(s["settings"]["init_from"], "best.weights.h5"))}
+    started = {f"seed{seed + i}": round(s["start_val_rmse_px"], 4) for i, s in enumerate(states)
+               if "start_val_rmse_px" in s}   # members fine-tuned from another run
     chosen, sel_rmse = select_members(preds, kp[va])
     singles = [rmse(p, kp[va]) for p in preds]
     report = {"best_single_val_rmse_px": round(min(singles), 4),

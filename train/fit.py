@@ -154,14 +154,6 @@ def init_from_settings(run_dir, subset):
             "init_from_epochs": src["epoch"], "init_from_val_rmse_px": round(src["best_val_rmse_px"], 4)}
 
 
-def init_val_rmse(settings, subset, val_images, val_kp):
-    """Validation RMSE of the weights a member started from, on today's validation crops."""
-    src = settings["init_from_settings"]
-    model = build(2 * len(SUBSETS[subset]), widths=tuple(src["widths"]), kernel=src["kernel"], dense=src["dense"])
-    model.load_weights(os.path.join(settings["init_from"], "best.weights.h5"))
-    return rmse(to_pixels(model.predict(val_images[..., None] / 255.0, verbose=0)), val_kp)
-
-
 def make_optimizer(name, lr, schedule, steps):
     if schedule == "cosine":
         lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=steps, alpha=0.01)
@@ -201,6 +193,9 @@ def train_member(run_dir, subset, train_images, train_kp, val_images, val_kp, se
                 src = settings["init_from_settings"]
                 raise InitError(f"{settings['init_from']}: its weights do not fit this member (that run: widths "
                                 f"{src['widths']}, kernel {src['kernel']}, dense {src['dense']})") from None
+            # what the fine-tuning will buy is measured against this, on the same validation crops
+            state["start_val_rmse_px"] = rmse(to_pixels(model.predict(val_images[..., None] / 255.0, verbose=0)),
+                                              val_kp)
         steps = settings["epochs"] * len(batches)
         model.compile(optimizer=make_optimizer(settings["optimizer"], settings["lr"],
                                                settings["lr_schedule"], steps),
