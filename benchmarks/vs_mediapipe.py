@@ -47,13 +47,17 @@ class MediaPipeMesh:
         self.mode = mode
 
     def __call__(self, bgr, t_ms=None):
-        """(478, 2) pixels of the first face, or None."""
+        """(478, 2) pixels of the first face, or None; 0-based pixel centres, as fkd's and the labels.
+
+        MediaPipe's normalized x * width runs over pixel edges (its drawing_utils floors it to the
+        pixel index), so a pixel's centre is at +0.5 there.
+        """
         img = self.mp.Image(image_format=self.mp.ImageFormat.SRGB, data=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
         r = self.task.detect_for_video(img, t_ms) if self.mode == "video" else self.task.detect(img)
         if not r.face_landmarks:
             return None
         h, w = bgr.shape[:2]
-        return np.array([[p.x * w, p.y * h] for p in r.face_landmarks[0]])
+        return np.array([[p.x * w - 0.5, p.y * h - 0.5] for p in r.face_landmarks[0]])
 
     def close(self):
         self.task.close()

@@ -54,6 +54,9 @@ def select_members(preds, true):
 @click.option("--optimizer", type=click.Choice(["rmsprop", "adam", "sgd"]), default="rmsprop")
 @click.option("--lr", default=1e-3)
 @click.option("--lr-schedule", type=click.Choice(["cosine", "constant"]), default="cosine")
+@click.option("--ema", default=0.995, help="Keep a moving average of the weights with this momentum per step "
+              "and select epochs by it (the raw weights' validation error swings from epoch to epoch); "
+              "0 switches it off.")
 @click.option("--patience", default=50, help="Early stopping: epochs without a better validation RMSE.")
 @click.option("--widths", default="24,36,48,64", help="Conv widths.")
 @click.option("--kernel", default=5)
@@ -83,7 +86,7 @@ def select_members(preds, true):
 def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optimizer, lr, lr_schedule,
          patience, widths, kernel, dense, val_fraction, seed, augment, flip, rotation, elastic,
          perspective, scale_jitter, shift, contrast, brightness, skip_bad_rows, preview_augment, to_csv, flip_tta, quiet,
-         init_from):
+         init_from, ema):
     from .data import DataError, load, split, write_kaggle_csv
 
     rule = CropRule()
@@ -122,7 +125,7 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
         keras.mixed_precision.set_global_policy("mixed_float16")
     tr, va, split_info = split(ds, val_fraction, seed)
     settings = {"epochs": epochs, "batch_size": batch_size, "optimizer": optimizer,
-                "lr": lr, "lr_schedule": lr_schedule, "patience": patience,
+                "lr": lr, "lr_schedule": lr_schedule, "ema": ema, "patience": patience,
                 "widths": [int(w) for w in widths.split(",")], "kernel": kernel, "dense": dense}
     click.echo(f"{subset}: {len(tr)} training and {len(va)} validation images (split by {split_info['by']}) "
                f"from {ds.info['source']}; on {'GPU ' + gpus[0].name if gpus else 'CPU'}")
@@ -147,13 +150,15 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
         states.append(state)
     started = {f"seed{seed + i}": round(s["start_val_rmse_px"], 4) for i, s in enumerate(states)
                if "start_val_rmse_px" in s}   # members fine-tuned from another run
+    raw_best = {f"seed{seed + i}": round(min(h["raw_val_rmse_px"] for h in s["history"]), 4)
+                for i, s in enumerate(states) if s["settings"].get("ema")}   # what the averaging bought
     chosen, sel_rmse = select_members(preds, kp[va])
     singles = [rmse(p, kp[va]) for p in preds]
     report = {"best_single_val_rmse_px": round(min(singles), 4),
               "average_of_all_val_rmse_px": round(rmse(np.mean(preds, axis=0), kp[va]), 4),
               "selected": [f"seed{seed + i}" for i in chosen], "selected_val_rmse_px": round(sel_rmse, 4),
               "members_val_rmse_px": {f"seed{seed + i}": round(s, 4) for i, s in enumerate(singles)},
-              "members_start_val_rmse_px": started}
+              "members_start_val_rmse_px": started, "members_raw_weights_val_rmse_px": raw_best}
     click.echo(json.dumps(report, indent=2))
     record = {"data": {**{k: v for k, v in ds.info.items()}, "images": len(ds), "train": len(tr),
                        "val": len(va), "split": split_info},

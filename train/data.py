@@ -126,8 +126,15 @@ def person_of(filename):
     return PERSON.sub("", os.path.splitext(os.path.basename(filename))[0])
 
 
+# landmarks.csv counts pixels from 1, as the iBUG 68-point annotations do (pixel (0, 0)'s centre is
+# (1, 1)); the project counts from 0. Measured: members trained with the labels read as 0-based
+# predicted 1.0 image px left of them, in x only, because the mirror augmentation flips about the
+# crop's 0-based centre (fkd-eval's "mean error" line; see models/MODEL_CARD.md).
+LANDMARK_ORIGIN = 1.0
+
+
 def read_landmark_folder(root):
-    """(file names, (N, 68, 2) landmarks) of a folder with images/ and landmarks.csv."""
+    """(file names, (N, 68, 2) landmarks, 0-based) of a folder with images/ and landmarks.csv."""
     path = os.path.join(root, "landmarks.csv")
     if not os.path.isfile(path):
         raise DataError(f"{root}: no landmarks.csv (expected images/ and landmarks.csv)")
@@ -143,7 +150,7 @@ def read_landmark_folder(root):
             except ValueError as e:
                 raise DataError(f"{path}, row {rowno}: not a number ({e})") from None
             names.append(row[0])
-    return names, np.stack(pts)
+    return names, np.stack(pts) - LANDMARK_ORIGIN
 
 
 def match_detection(boxes, keypoints):
@@ -202,7 +209,7 @@ def load_landmark_folder(root, rule=CropRule(), detector=None, cache_dir=None):
     detector = detector or HaarDetector()
     # the boxes alone, keyed on the data and the detector's settings: a retuned detector re-detects
     key = hashlib.sha1(json.dumps([os.path.abspath(root), os.path.getmtime(os.path.join(root, "landmarks.csv")),
-                                   len(names), detector.settings]).encode()).hexdigest()[:12]
+                                   len(names), detector.settings, LANDMARK_ORIGIN]).encode()).hexdigest()[:12]
     cache = os.path.join(cache_dir, f"faces-{key}.npz") if cache_dir else None
     if cache and os.path.isfile(cache):
         z = np.load(cache)

@@ -47,6 +47,9 @@ def member_line(st, trained, seed):
     sel = trained["selection"]
     line = (f"batch {st.get('batch_size')}, kernel {st.get('kernel')}, lr {st.get('lr')}, "
             f"{trained.get('epochs_run', {}).get(seed, '?')} epochs")
+    raw = sel.get("members_raw_weights_val_rmse_px", {}).get(seed)
+    if raw is not None:
+        line += f", weights averaged (momentum {st['ema']}; the raw weights' best epoch: {raw:.3f})"
     if st.get("init_from"):
         src = st["init_from_settings"]
         line += (f", started from a member trained {st['init_from_epochs']} epochs at batch {src['batch_size']}, "
@@ -128,7 +131,7 @@ got a stand-in box from their landmarks). Validation split by person: {rec['data
 
 ## Training settings
 Of the last `fkd-train` call (members trained earlier keep theirs: see "Member settings" below):
-{json.dumps({k: settings[k] for k in ('epochs', 'batch_size', 'optimizer', 'lr', 'lr_schedule', 'patience')})}.
+{json.dumps({k: settings[k] for k in ('epochs', 'batch_size', 'optimizer', 'lr', 'lr_schedule', 'ema', 'patience') if k in settings})}.
 Augmentation, fresh every batch: {json.dumps(s4['augment'])}. Trained on: {s4['device']}.
 
 ## Validation, crop level (the boxes training saw)
@@ -166,7 +169,9 @@ Latency: one face (batch 1), one LiteRT thread (XNNPACK), median of 300 invokes.
 ## End to end on full frames (`fkd-eval --data {a.data}`)
 The tracker's own Haar detector on the full frames of the held-out persons, never the true box:
 Kaggle-scale RMSE **{e2e['kaggle_rmse']:.3f}**, faces missed {e2e['missed']} of {e2e['faces']}
-({100 * e2e['missed_share']:.1f} %).
+({100 * e2e['missed_share']:.1f} %). Mean signed error (x, y), Kaggle-scale: {e2e['mean_error_kaggle'][0]:+.3f},
+{e2e['mean_error_kaggle'][1]:+.3f} (labels read 1-based, as `train/data.py` says; read as 0-based, members
+trained with the mirror augmentation were off by about -1 image px in x only).
 
 | keypoint | Kaggle-scale RMSE |
 | --- | --- |
