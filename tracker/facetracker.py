@@ -33,6 +33,7 @@ class TrackerOptions:
     max_faces: int = 4
     threads: int = 1
     detect_every: int = 15              # video: frames between detector runs while tracking holds
+    recrop_shift: float = 0.02          # video: crop again where the points say when they moved further (box sides)
     smoothing: bool = True              # video: One Euro filter on the points
     min_cutoff: float = 1.0
     beta: float = 0.3                   # One Euro speed coefficient: lower lags a fast-moving face
@@ -58,7 +59,7 @@ class _Track:
     track_id: int
     filter: OneEuro = None
     missed: int = 0                      # detector rounds in a row that did not see it
-    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))   # box corner, px per frame
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))   # box centre, px per frame
     from_detector: bool = True           # box set by the detector this frame
 
 
@@ -157,8 +158,14 @@ class FaceTracker:
         alive, faces = [], []
         for tr, box, p in zip(self.tracks, crop_boxes, pts):
             new_box = self.rule.box_from_keypoints(p)
-            side_ratio = new_box[2] / box[2]
             shift = np.hypot(*(new_box[:2] + new_box[2:] / 2 - box[:2] - box[2:] / 2)) / box[2]
+            if o.recrop_shift < shift < 0.5:
+                # the face moved further than the training shifts reach: the points are pulled towards
+                # the crop's middle, so look again where they say the face is
+                box, p = new_box, self._infer(gray, [new_box])[0]
+                new_box = self.rule.box_from_keypoints(p)
+                shift = np.hypot(*(new_box[:2] + new_box[2:] / 2 - box[:2] - box[2:] / 2)) / box[2]
+            side_ratio = new_box[2] / box[2]
             cx, cy = new_box[0] + new_box[2] / 2, new_box[1] + new_box[3] / 2
             if not (0.6 < side_ratio < 1.6 and shift < 0.5 and 0 <= cx < w and 0 <= cy < h):
                 continue   # lost: the points no longer describe a face where we looked
@@ -168,7 +175,8 @@ class FaceTracker:
                 shown = tr.filter(p, t).astype(np.float32)
             faces.append(Face(box, shown, tr.score, tr.track_id))
             if not tr.from_detector:   # a detector box is framed unlike a keypoint box: no speed from it
-                tr.velocity = new_box[:2] - tr.box[:2]
+                # of the centre: a box that grows or shrinks moves its corner while the face stays put
+                tr.velocity = new_box[:2] + new_box[2:] / 2 - tr.box[:2] - tr.box[2:] / 2
             tr.box, tr.from_detector = new_box, False
             alive.append(tr)
         if len(alive) < len(self.tracks):
