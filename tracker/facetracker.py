@@ -71,6 +71,10 @@ def iou(a, b):
     return inter / (a[2] * a[3] + b[2] * b[3] - inter + 1e-9)
 
 
+def centre(box):
+    return box[:2] + box[2:] / 2
+
+
 def overlap(a, b):
     """Intersection over the smaller box."""
     iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
@@ -154,20 +158,22 @@ class FaceTracker:
         # a moving face a little, and without the guess the lag adds up between detections
         crop_boxes = [tr.box + np.r_[tr.velocity, 0.0, 0.0] for tr in self.tracks]
         pts = self._infer(gray, crop_boxes)
+        new_boxes = [self.rule.box_from_keypoints(p) for p in pts]
+
+        def shift(i):   # how far the points moved the face within its crop, in box sides
+            return np.hypot(*(centre(new_boxes[i]) - centre(crop_boxes[i]))) / crop_boxes[i][2]
+
+        # a face that moved further than the training shifts reach has its points pulled towards
+        # the crop's middle: look again, in one batch, where they say it is
+        again = [i for i in range(len(pts)) if o.recrop_shift < shift(i) < 0.5]
+        for i, p in zip(again, self._infer(gray, [new_boxes[i] for i in again])):
+            crop_boxes[i], pts[i], new_boxes[i] = new_boxes[i], p, self.rule.box_from_keypoints(p)
         h, w = gray.shape[:2]
         alive, faces = [], []
-        for tr, box, p in zip(self.tracks, crop_boxes, pts):
-            new_box = self.rule.box_from_keypoints(p)
-            shift = np.hypot(*(new_box[:2] + new_box[2:] / 2 - box[:2] - box[2:] / 2)) / box[2]
-            if o.recrop_shift < shift < 0.5:
-                # the face moved further than the training shifts reach: the points are pulled towards
-                # the crop's middle, so look again where they say the face is
-                box, p = new_box, self._infer(gray, [new_box])[0]
-                new_box = self.rule.box_from_keypoints(p)
-                shift = np.hypot(*(new_box[:2] + new_box[2:] / 2 - box[:2] - box[2:] / 2)) / box[2]
+        for i, (tr, box, p, new_box) in enumerate(zip(self.tracks, crop_boxes, pts, new_boxes)):
             side_ratio = new_box[2] / box[2]
-            cx, cy = new_box[0] + new_box[2] / 2, new_box[1] + new_box[3] / 2
-            if not (0.6 < side_ratio < 1.6 and shift < 0.5 and 0 <= cx < w and 0 <= cy < h):
+            cx, cy = centre(new_box)
+            if not (0.6 < side_ratio < 1.6 and shift(i) < 0.5 and 0 <= cx < w and 0 <= cy < h):
                 continue   # lost: the points no longer describe a face where we looked
             shown = p
             if o.smoothing:
@@ -176,7 +182,7 @@ class FaceTracker:
             faces.append(Face(box, shown, tr.score, tr.track_id))
             if not tr.from_detector:   # a detector box is framed unlike a keypoint box: no speed from it
                 # of the centre: a box that grows or shrinks moves its corner while the face stays put
-                tr.velocity = new_box[:2] + new_box[2:] / 2 - tr.box[:2] - tr.box[2:] / 2
+                tr.velocity = centre(new_box) - centre(tr.box)
             tr.box, tr.from_detector = new_box, False
             alive.append(tr)
         if len(alive) < len(self.tracks):

@@ -166,8 +166,8 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
               "epochs_run": {f"seed{seed + i}": s["epoch"] for i, s in enumerate(states)},
               "member_settings": {f"seed{seed + i}": s["settings"] for i, s in enumerate(states)},
               "device": gpus[0].name if gpus else "cpu", "train_time_s_this_call": round(time.time() - t0)}
-    entry = export_subset(out_dir, subset, [models[i] for i in chosen], ds.images[va], kp[va],
-                          ds.images[tr], rule, record, flip_tta=flip_tta)
+    entry = export_subset(out_dir, subset, [models[i] for i in chosen], [singles[i] for i in chosen],
+                          ds.images[va], kp[va], ds.images[tr], rule, record, flip_tta=flip_tta)
     click.echo(f"exported {len(chosen)} member(s) to {out_dir}: ensemble {entry['ensemble']['file']} "
                f"val RMSE {entry['ensemble']['val_rmse_px']:.3f} px")
 

@@ -14,7 +14,7 @@ import keras
 
 from tracker.keypoints import SUBSETS, flip_permutation
 from tracker.manifest import MANIFEST, FORMAT_VERSION, load_manifest
-from .fit import to_pixels, rmse, write_json
+from .fit import rmse, write_json
 from .model import HALF
 
 SUBSETS_BY_SIZE = {len(v): v for v in SUBSETS.values()}
@@ -77,9 +77,12 @@ def write_bytes(path, data):
     os.replace(tmp, path)
 
 
-def export_subset(out_dir, subset, models, val_images, val_kp, train_images, crop_rule, record,
+def export_subset(out_dir, subset, models, float_rmse, val_images, val_kp, train_images, crop_rule, record,
                   flip_tta=False, n_representative=300, seed=0):
-    """Write the selected members and their fused ensemble; update the subset's manifest entry."""
+    """Write the selected members and their fused ensemble; update the subset's manifest entry.
+
+    `float_rmse`: each model's validation RMSE in Keras, as training measured it.
+    """
     from tracker.ensemble import Runner
 
     os.makedirs(out_dir, exist_ok=True)
@@ -103,8 +106,7 @@ def export_subset(out_dir, subset, models, val_images, val_kp, train_images, cro
         write_bytes(os.path.join(out_dir, mname), convert(model, q, rep))
         members.append({"file": mname, "quantization": q,
                         "val_rmse_px": round(rmse(Runner(os.path.join(out_dir, mname)).predict(val_images), val_kp), 4),
-                        "val_rmse_px_float": round(rmse(to_pixels(model.predict(val_images[..., None] / 255.0,
-                                                                                verbose=0)), val_kp), 4),
+                        "val_rmse_px_float": round(float_rmse[i], 4),
                         "name": model.name, "bytes": os.path.getsize(os.path.join(out_dir, mname))})
     for old in os.listdir(out_dir):   # files of an earlier export of this subset
         if old.startswith(f"{subset}-") and old.endswith(".tflite") and old not in {m["file"] for m in members} | {fname}:

@@ -10,8 +10,8 @@ weights (Polyak averaging); each epoch is scored with both, and the averaged
 weights are the ones kept as best, because the raw weights' validation error
 swings by tenths of a pixel from one epoch to the next.
 """
-import contextlib
 
+import contextlib
 import csv
 import glob
 import json

@@ -170,8 +170,8 @@ Latency: one face (batch 1), one LiteRT thread (XNNPACK), median of 300 invokes.
 The tracker's own Haar detector on the full frames of the held-out persons, never the true box:
 Kaggle-scale RMSE **{e2e['kaggle_rmse']:.3f}**, faces missed {e2e['missed']} of {e2e['faces']}
 ({100 * e2e['missed_share']:.1f} %). Mean signed error (x, y), Kaggle-scale: {e2e['mean_error_kaggle'][0]:+.3f},
-{e2e['mean_error_kaggle'][1]:+.3f} (labels read 1-based, as `train/data.py` says; read as 0-based, members
-trained with the mirror augmentation were off by about -1 image px in x only).
+{e2e['mean_error_kaggle'][1]:+.3f} (labels read 1-based, as `train/data.py` says; members trained on them read
+as 0-based had learned the offset in y but not in x, which the mirror augmentation flips).
 
 | keypoint | Kaggle-scale RMSE |
 | --- | --- |
