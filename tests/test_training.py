@@ -81,7 +81,10 @@ def test_tflite_agrees_with_keras(tiny_models, tmp_path):
     mirrored = to_pixels(model.predict(crops[:, :, ::-1, None] / 255.0, verbose=0))
     mirrored = mirrored[:, flip_permutation(SUBSETS["4pts"])]
     mirrored[..., 0] = 95 - mirrored[..., 0]
-    path.write_bytes(convert(fused([model], "f", flip_tta=True), "float32"))
+    path.write_bytes(convert(fused([model], "f", mirror="all"), "float32"))
+    assert np.abs(Runner(str(path)).predict(crops) - (want + mirrored) / 2).max() < 0.01
+    # alternate: the second member sees the mirrored crop instead
+    path.write_bytes(convert(fused([model, model], "f", mirror="alternate"), "float32"))
     assert np.abs(Runner(str(path)).predict(crops) - (want + mirrored) / 2).max() < 0.01
 
 

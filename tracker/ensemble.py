@@ -5,7 +5,16 @@ import os
 import numpy as np
 
 from .keypoints import INDEX, NAMES, SUBSETS, flip_permutation
-from .manifest import ModelError, load_manifest
+from .manifest import MIRROR_MODES, ModelError, load_manifest
+
+
+def mirror_plan(mode, n_members):
+    """(member index, mirrored) pairs whose answers an ensemble averages."""
+    if mode not in MIRROR_MODES:
+        raise ModelError(f"unknown mirror mode {mode!r}; choose from {', '.join(MIRROR_MODES)}")
+    if mode == "all":
+        return [(i, False) for i in range(n_members)] + [(i, True) for i in range(n_members)]
+    return [(i, mode == "alternate" and i % 2 == 1) for i in range(n_members)]
 
 
 def _interpreter_class():
@@ -80,22 +89,24 @@ class Keypoints15:
 
     `fused=True` runs each subset's single fused graph (one invoke); False runs
     the members one by one and averages them, for checking the fused graph
-    and, with `flip_tta` True or False, for measuring what the mirror buys.
+    and, with `mirror` set to one of MIRROR_MODES, for measuring what the mirror buys.
     """
 
-    def __init__(self, models_dir, threads=1, fused=True, flip_tta=None):
+    def __init__(self, models_dir, threads=1, fused=True, mirror=None):
         self.manifest = load_manifest(models_dir)
         conv = self.manifest["output"]["to_crop_px"]
         to_px = (float(conv["multiply"]), float(conv["add"]))
         self.parts = []
         for name, sub in self.manifest["subsets"].items():
-            files = [sub["ensemble"]["file"]] if fused else [m["file"] for m in sub["members"]]
+            if fused:   # the fused graph mirrors inside
+                plan = [(0, False)]
+                files = [sub["ensemble"]["file"]]
+            else:
+                files = [m["file"] for m in sub["members"]]
+                plan = mirror_plan(sub["ensemble"].get("mirror", "none") if mirror is None else mirror, len(files))
             runners = [Runner(os.path.join(models_dir, f), threads, to_px) for f in files]
-            # the fused graph mirrors inside; members run one by one get the mirror here
-            tta = sub["ensemble"].get("flip_tta", False) if flip_tta is None else flip_tta
-            mirror = flip_permutation(SUBSETS[name]) if tta and not fused else None
-            self.parts.append(([INDEX[k] for k in SUBSETS[name]], runners, mirror))
-        have = {i for idx, _, _ in self.parts for i in idx}
+            self.parts.append(([INDEX[k] for k in SUBSETS[name]], runners, plan, flip_permutation(SUBSETS[name])))
+        have = {i for idx, *_ in self.parts for i in idx}
         missing = [NAMES[i] for i in range(len(NAMES)) if i not in have]
         if missing:
             raise ModelError(f"{models_dir}: the manifest covers no model for {', '.join(missing)}")
@@ -104,12 +115,17 @@ class Keypoints15:
         out = np.full((len(crops), len(NAMES), 2), np.nan, np.float32)
         if len(crops) == 0:
             return out
-        for idx, runners, mirror in self.parts:
-            preds = [r.predict(crops) for r in runners]
-            if mirror is not None:
-                for r in runners:
-                    p = r.predict(np.ascontiguousarray(crops[:, :, ::-1]))[:, mirror]
-                    p[..., 0] = crops.shape[2] - 1 - p[..., 0]
-                    preds.append(p)
+        mirrored_crops = None
+        for idx, runners, plan, perm in self.parts:
+            preds = []
+            for i, mirrored in plan:
+                if not mirrored:
+                    preds.append(runners[i].predict(crops))
+                    continue
+                if mirrored_crops is None:
+                    mirrored_crops = np.ascontiguousarray(crops[:, :, ::-1])
+                p = runners[i].predict(mirrored_crops)[:, perm]
+                p[..., 0] = crops.shape[2] - 1 - p[..., 0]
+                preds.append(p)
             out[:, idx] = np.mean(preds, axis=0)
         return out

@@ -7,6 +7,12 @@ from .keypoints import SUBSETS
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
+# Which members see the mirrored crop (answer mirrored back, rows swapped left/right):
+#   none       every member sees the crop;
+#   alternate  odd-numbered members see the mirror instead, at no extra cost: the members'
+#              left/right biases then partly cancel (MODEL_CARD.md says what it buys);
+#   all        every member sees both (flip test-time augmentation), at twice the cost.
+MIRROR_MODES = ("none", "alternate", "all")
 
 
 class ModelError(RuntimeError):
@@ -47,6 +53,7 @@ def check(m, path="manifest"):
         need(list(s.get("keypoints", [])) == list(SUBSETS[name]), f"{name}: keypoints differ from fkd's table")
         ens = s.get("ensemble")
         need(isinstance(ens, dict) and isinstance(ens.get("file"), str), f"{name}: no ensemble file")
+        need(ens.get("mirror", "none") in MIRROR_MODES, f"{name}: unknown mirror mode {ens.get('mirror')!r}")
         for mem in s.get("members", []):
             need(isinstance(mem, dict) and isinstance(mem.get("file"), str)
                  and mem.get("quantization") in ("int8", "float16", "float32"), f"{name}: bad member entry")

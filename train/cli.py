@@ -15,6 +15,7 @@ import click
 import numpy as np
 
 from tracker.crop import CropRule
+from tracker.manifest import MIRROR_MODES
 from tracker.keypoints import SUBSETS, subset_indices
 from .augment import AugmentConfig
 
@@ -80,12 +81,13 @@ def select_members(preds, true):
               help="Write a PNG grid of augmented samples and exit.")
 @click.option("--to-csv", type=click.Path(dir_okay=False), default=None,
               help="Write the data as a Kaggle-format CSV and exit.")
-@click.option("--flip-tta/--no-flip-tta", default=False,
-              help="The fused graph also runs the mirrored crop and averages it in (2x the work).")
+@click.option("--mirror", type=click.Choice(MIRROR_MODES), default="alternate",
+              help="Which members see the mirrored crop in the fused graph: none; alternate (every second "
+                   "member, no extra work); all (each member sees both: flip test-time augmentation, 2x the work).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optimizer, lr, lr_schedule,
          patience, widths, kernel, dense, val_fraction, seed, augment, flip, rotation, elastic,
-         perspective, scale_jitter, shift, contrast, brightness, skip_bad_rows, preview_augment, to_csv, flip_tta, quiet,
+         perspective, scale_jitter, shift, contrast, brightness, skip_bad_rows, preview_augment, to_csv, mirror, quiet,
          init_from, ema):
     from .data import DataError, load, split, write_kaggle_csv
 
@@ -167,7 +169,7 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
               "member_settings": {f"seed{seed + i}": s["settings"] for i, s in enumerate(states)},
               "device": gpus[0].name if gpus else "cpu", "train_time_s_this_call": round(time.time() - t0)}
     entry = export_subset(out_dir, subset, [models[i] for i in chosen], [singles[i] for i in chosen],
-                          ds.images[va], kp[va], ds.images[tr], rule, record, flip_tta=flip_tta)
+                          ds.images[va], kp[va], ds.images[tr], rule, record, mirror=mirror)
     click.echo(f"exported {len(chosen)} member(s) to {out_dir}: ensemble {entry['ensemble']['file']} "
                f"val RMSE {entry['ensemble']['val_rmse_px']:.3f} px")
 

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
+from tracker.ensemble import mirror_plan
 from tracker.keypoints import SUBSETS, flip_permutation
 from tracker.manifest import MANIFEST, FORMAT_VERSION, load_manifest
 from .fit import rmse, write_json
@@ -44,27 +45,26 @@ def convert(model, quantization, representative=None):
     return converter.convert()
 
 
-def fused(models, name, flip_tta=False):
-    """One graph: every member on the same input, outputs averaged.
+def fused(models, name, mirror="none"):
+    """One graph: the members' answers averaged, each on the crop or its mirror as `mirror_plan` says.
 
-    With `flip_tta` each member also sees the mirrored crop; its answer is
-    mirrored back (x -> 95 - x in pixels, left/right rows swapped) and averaged in.
+    A mirrored answer is mirrored back inside the graph: x -> 95 - x in pixels,
+    left/right rows swapped.
     """
     inputs = keras.Input(models[0].input_shape[1:], name="image")
-    outs = [m(inputs) for m in models]
-    if flip_tta:
+    plan = mirror_plan(mirror, len(models))
+    outs = [models[i](inputs) for i, mirrored in plan if not mirrored]
+    if any(mirrored for _, mirrored in plan):
         k = models[0].output_shape[-1] // 2
-        names = [n for n in SUBSETS_BY_SIZE[k]]
-        perm = flip_permutation(names)
+        perm = flip_permutation(SUBSETS_BY_SIZE[k])
         w = np.zeros((2 * k, 2 * k), np.float32)
         b = np.zeros(2 * k, np.float32)
         for i, j in enumerate(perm):   # output row i of the mirrored answer is row perm[i], mirrored
             w[2 * j, 2 * i], w[2 * j + 1, 2 * i + 1] = -1.0, 1.0
             b[2 * i] = -1.0 / HALF     # pixel-centre mirror: (95 - x - 48) / 48 = -x_n - 1/48
-        mirrored = keras.layers.Lambda(lambda x: keras.ops.flip(x, axis=2), name="mirror")(inputs)
+        flipped = keras.layers.Lambda(lambda x: keras.ops.flip(x, axis=2), name="mirror")(inputs)
         unflip = keras.layers.Dense(2 * k, name="unmirror", trainable=False)
-        for m in models:
-            outs.append(unflip(m(mirrored)))
+        outs += [unflip(models[i](flipped)) for i, mirrored in plan if mirrored]
         unflip.set_weights([w, b])
     out = outs[0] if len(outs) == 1 else keras.layers.Average(name="mean")(outs)
     return keras.Model(inputs, out, name=name)
@@ -78,7 +78,7 @@ def write_bytes(path, data):
 
 
 def export_subset(out_dir, subset, models, float_rmse, val_images, val_kp, train_images, crop_rule, record,
-                  flip_tta=False, n_representative=300, seed=0):
+                  mirror="none", n_representative=300, seed=0):
     """Write the selected members and their fused ensemble; update the subset's manifest entry.
 
     `float_rmse`: each model's validation RMSE in Keras, as training measured it.
@@ -90,7 +90,7 @@ def export_subset(out_dir, subset, models, float_rmse, val_images, val_kp, train
     rep = train_images[rng.choice(len(train_images), min(n_representative, len(train_images)), replace=False)]
     # the fused graph is what the tracker runs: it decides the quantization, and its members follow.
     # (int8 rounding of members partly averages out in the ensemble, so one member may lose more alone)
-    ensemble = fused(models, f"{subset}_ensemble", flip_tta)
+    ensemble = fused(models, f"{subset}_ensemble", mirror)
     scores = {}
     for q in ("int8", "float16"):
         fname = f"{subset}-ensemble-{q}.tflite"
@@ -124,7 +124,7 @@ def export_subset(out_dir, subset, models, float_rmse, val_images, val_kp, train
                               "to_crop_px": {"multiply": HALF, "add": HALF}}
         manifest["subsets"][subset] = {
             "keypoints": list(SUBSETS[subset]),
-            "ensemble": {"file": fname, "quantization": q, "members": len(members), "flip_tta": flip_tta,
+            "ensemble": {"file": fname, "quantization": q, "members": len(members), "mirror": mirror,
                          "val_rmse_px": round(ens_rmse, 4),
                          "bytes": os.path.getsize(os.path.join(out_dir, fname))},
             "members": members,

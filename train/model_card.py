@@ -15,7 +15,7 @@ from tracker.crop import CropRule
 from tracker.ensemble import Keypoints15, Runner
 from tracker.facetracker import DEFAULT_MODELS, FaceTracker, TrackerOptions
 from tracker.keypoints import NAMES, SUBSETS, subset_indices
-from tracker.manifest import load_manifest
+from tracker.manifest import MIRROR_MODES, load_manifest
 from .data import load, split
 from .evaluate import KAGGLE_IOD, evaluate, frames_of, selected_persons, summarize
 
@@ -76,9 +76,8 @@ def main():
     # crop-level validation: detector boxes (or stand-ins) as in training
     fused = Keypoints15(a.models)(val.images)
     one_by_one = Keypoints15(a.models, fused=False)(val.images)
-    no_mirror = Keypoints15(a.models, fused=False, flip_tta=False)(val.images)
-    with_mirror = Keypoints15(a.models, fused=False, flip_tta=True)(val.images)
-    tta_px = [float(np.sqrt(np.nanmean((p - val.keypoints) ** 2))) for p in (no_mirror, with_mirror)]
+    by_mirror = {mode: crop_errors(Keypoints15(a.models, fused=False, mirror=mode)(val.images), val.keypoints)[2:]
+                 for mode in MIRROR_MODES}
     per_px, per_k, all_px, all_k = crop_errors(fused, val.keypoints)
     rows_kp = "\n".join(f"| {n} | {p:.2f} | {k:.2f} |" for n, p, k in zip(NAMES, per_px, per_k))
 
@@ -120,7 +119,8 @@ figure below is measured by that command from the files in this folder.
 Two ensembles of small CNNs (conv {'->'.join(map(str, settings['widths']))}, {settings['kernel']}x{settings['kernel']}
 kernels, batch norm, ReLU, max-pooling, dense {settings['dense']}, no regularisation), one per keypoint subset:
 `4pts` ({', '.join(SUBSETS['4pts'])}) and `11pts` (the other 11). Each subset's selected members are fused
-into one int8 TFLite graph that returns their average; the members are shipped beside it.
+into one int8 TFLite graph that returns their average (with every second member fed the mirrored crop
+where the manifest says `mirror: alternate`); the members are shipped beside it.
 
 ## Data
 `{os.path.basename(os.path.normpath(a.data))}`: {rec['data']['images']} real video frames of
@@ -153,8 +153,10 @@ Selection is greedy forward selection on the averaged ensemble's validation erro
 {chr(10).join(subset_rows)}
 
 ## What each change bought (validation RMSE, crop px, all 15 points)
-- Flip test-time augmentation (the mirrored crop averaged in), shipped members run one by one:
-  {tta_px[0]:.3f} without, {tta_px[1]:.3f} with.
+- Which members see the mirrored crop (`fkd-train --mirror`), shipped members run one by one,
+  RMSE crop px / Kaggle-scale: {'; '.join(f"{mode} {px:.3f} / {k:.3f}" for mode, (px, k) in by_mirror.items())}.
+  `alternate` costs nothing (every second member sees the mirror instead of the crop); `all` is flip
+  test-time augmentation and runs every member twice. Shipped: {', '.join(f"{n} {sub['ensemble'].get('mirror', 'none')}" for n, sub in m['subsets'].items())}.
 - Member settings (per-member validation RMSE, float):
 {member_lines}
 - Ensemble against best single member: in the table above.
