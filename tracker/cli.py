@@ -19,6 +19,8 @@ from .facetracker import DEFAULT_MODELS, FaceTracker, TrackerOptions
 from .manifest import ModelError
 from .sources import SourceError, VideoSink, image_paths, open_camera, open_video, video_info
 
+DEFAULTS = TrackerOptions()
+
 
 class JsonLines:
     """One JSON object per frame or image; flushed as it goes so a stopped run keeps what it did."""
@@ -112,9 +114,10 @@ def run_stream(tracker, cap, sink, jsonl, window, total=None, fps_in=None, progr
 @click.option("--models", "models_dir", default=DEFAULT_MODELS, help="Folder with manifest.json.")
 @click.option("--detector", type=click.Choice(["haar", "mediapipe"]), default="haar")
 @click.option("--detector-model", default=None, help="BlazeFace .tflite for --detector mediapipe.")
-@click.option("--threads", default=1, help="LiteRT threads.")
-@click.option("--max-faces", default=4)
-@click.option("--detect-every", default=15, help="Video: frames between detector runs while tracking holds.")
+@click.option("--threads", default=DEFAULTS.threads, help="LiteRT threads.")
+@click.option("--max-faces", default=DEFAULTS.max_faces)
+@click.option("--detect-every", default=DEFAULTS.detect_every,
+              help="Video: frames between detector runs while tracking holds (a lost face is looked for at once).")
 @click.option("--no-smoothing", is_flag=True)
 @click.option("--show/--no-show", default=None, help="Window; default: on for --camera, off otherwise.")
 def main(camera, video, images, out, json_path, models_dir, detector, detector_model, threads, max_faces,

@@ -32,7 +32,10 @@ class TrackerOptions:
     detector_options: dict = field(default_factory=dict)
     max_faces: int = 4
     threads: int = 1
-    detect_every: int = 15              # video: frames between detector runs while tracking holds
+    # video: frames between detector runs while tracking holds. The detector costs 4x a frame's
+    # models, so it sets the frame rate: every 30 frames (1 s at 30 fps) new faces still appear
+    # within a second, and a lost face is looked for on the next frame.
+    detect_every: int = 30
     recrop_shift: float = 0.02          # video: crop again where the points say when they moved further (box sides)
     smoothing: bool = True              # video: One Euro filter on the points
     min_cutoff: float = 1.0
