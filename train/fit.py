@@ -52,6 +52,12 @@ def rmse(pred, true):
     return float(np.sqrt(np.mean((pred[ok] - true[ok]) ** 2)))
 
 
+def val_rmse(model, images, keypoints):
+    """A Keras member's RMSE in crop pixels on uint8 (n, 96, 96) crops."""
+    x = images[..., None].astype(np.float32) / 255.0
+    return rmse(to_pixels(model.predict(x, batch_size=256, verbose=0)), keypoints)
+
+
 class Batches(keras.utils.PyDataset):
     """Shuffled mini-batches, augmented afresh; seeded by (seed, epoch, batch)."""
 
@@ -96,14 +102,14 @@ def averaged_weights(model):
 class Checkpoint(keras.callbacks.Callback):
     """Per-epoch validation RMSE, atomic checkpoint, early stopping, history, progress."""
 
-    def __init__(self, run_dir, state, val_x, val_kp, patience, bar, batches):
+    def __init__(self, run_dir, state, val_images, val_kp, patience, bar, batches):
         super().__init__()
         self.run_dir, self.state = run_dir, state
-        self.val_x, self.val_kp = val_x, val_kp
+        self.val_images, self.val_kp = val_images, val_kp
         self.patience, self.bar, self.batches = patience, bar, batches
 
     def score(self):
-        return rmse(to_pixels(self.model.predict(self.val_x, batch_size=256, verbose=0)), self.val_kp)
+        return val_rmse(self.model, self.val_images, self.val_kp)
 
     def on_epoch_end(self, epoch, logs=None):
         raw_val = self.score()
@@ -229,8 +235,7 @@ def train_member(run_dir, subset, train_images, train_kp, val_images, val_kp, se
                 raise InitError(f"{settings['init_from']}: its weights do not fit this member (that run: widths "
                                 f"{src['widths']}, kernel {src['kernel']}, dense {src['dense']})") from None
             # what the fine-tuning will buy is measured against this, on the same validation crops
-            state["start_val_rmse_px"] = rmse(to_pixels(model.predict(val_images[..., None] / 255.0, verbose=0)),
-                                              val_kp)
+            state["start_val_rmse_px"] = val_rmse(model, val_images, val_kp)
         steps = settings["epochs"] * len(batches)
         model.compile(optimizer=make_optimizer(settings["optimizer"], settings["lr"],
                                                settings["lr_schedule"], steps, settings.get("ema", 0.0)),
@@ -243,8 +248,7 @@ def train_member(run_dir, subset, train_images, train_kp, val_images, val_kp, se
             from tqdm.auto import tqdm
             bar = tqdm(total=settings["epochs"], initial=state["epoch"], unit="epoch",
                        desc=f"{subset} seed {seed}", dynamic_ncols=True)
-        cb = Checkpoint(run_dir, state, val_images[..., None].astype(np.float32) / 255.0, val_kp,
-                        settings["patience"], bar, batches)
+        cb = Checkpoint(run_dir, state, val_images, val_kp, settings["patience"], bar, batches)
         model.fit(batches, epochs=settings["epochs"], initial_epoch=state["epoch"],
                   callbacks=[cb], verbose=0, shuffle=False)
         if bar is not None:
