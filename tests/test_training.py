@@ -104,7 +104,7 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
     csv_path = demo_kaggle_csv(str(tmp_path / "d.csv"), n=24)
     args = [sys.executable, "-m", "train.cli", "--subset", "4pts", "--data", csv_path, "--out",
             str(tmp_path / "m"), "--workdir", str(tmp_path / "w"), "--members", "1", "--epochs", "12",
-            "--batch-size", "8", "--dense", "32", "--ema", "0.9", "--quiet"]
+            "--batch-size", "8", "--dense", "32", "--ema", "0.9", "--rotation", "5", "--quiet"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     state_path = tmp_path / "w" / "4pts" / "seed0" / "state.json"
     p = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -122,6 +122,7 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
     state = json.loads(state_path.read_text())
     epochs = [h["epoch"] for h in state["history"]]
     assert epochs == list(range(1, 13))   # continued, not restarted
+    assert state["settings"]["augment"]["rotation_deg"] == 5   # the augmentation is one of the kept settings
     # --ema: epochs are scored with the averaged weights, and the raw weights' best is recorded beside them
     raw = [h["raw_val_rmse_px"] for h in state["history"]]
     assert any(h["val_rmse_px"] != h["raw_val_rmse_px"] for h in state["history"])

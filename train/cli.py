@@ -128,7 +128,8 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
     tr, va, split_info = split(ds, val_fraction, seed)
     settings = {"epochs": epochs, "batch_size": batch_size, "optimizer": optimizer,
                 "lr": lr, "lr_schedule": lr_schedule, "ema": ema, "patience": patience,
-                "widths": [int(w) for w in widths.split(",")], "kernel": kernel, "dense": dense}
+                "widths": [int(w) for w in widths.split(",")], "kernel": kernel, "dense": dense,
+                "augment": cfg.to_dict()}
     click.echo(f"{subset}: {len(tr)} training and {len(va)} validation images (split by {split_info['by']}) "
                f"from {ds.info['source']}; on {'GPU ' + gpus[0].name if gpus else 'CPU'}")
     run_root = os.path.join(workdir, subset)
@@ -142,7 +143,7 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
             member.update(init_from_settings(init_from[i], subset))
         try:
             model, state = train_member(os.path.join(run_root, f"seed{seed + i}"), subset, ds.images[tr], kp[tr],
-                                        ds.images[va], kp[va], seed + i, member, cfg, show_progress=not quiet)
+                                        ds.images[va], kp[va], seed + i, member, show_progress=not quiet)
         except InitError as e:
             fail(e)
         if state["settings"] != member:
@@ -164,7 +165,7 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
     click.echo(json.dumps(report, indent=2))
     record = {"data": {**{k: v for k, v in ds.info.items()}, "images": len(ds), "train": len(tr),
                        "val": len(va), "split": split_info},
-              "settings": settings, "augment": cfg.to_dict(), "selection": report,
+              "settings": settings, "selection": report,
               "epochs_run": {f"seed{seed + i}": s["epoch"] for i, s in enumerate(states)},
               "member_settings": {f"seed{seed + i}": s["settings"] for i, s in enumerate(states)},
               "device": gpus[0].name if gpus else "cpu", "train_time_s_this_call": round(time.time() - t0)}

@@ -203,9 +203,12 @@ def make_optimizer(name, lr, schedule, steps, ema=0.0):
     return opts[name](learning_rate=lr, use_ema=ema > 0, ema_momentum=ema or 0.99)
 
 
-def train_member(run_dir, subset, train_images, train_kp, val_images, val_kp, seed, settings,
-                 augment_cfg=AugmentConfig(), show_progress=True):
-    """Train (or resume) one member; returns its best model and training state."""
+def train_member(run_dir, subset, train_images, train_kp, val_images, val_kp, seed, settings, show_progress=True):
+    """Train (or resume) one member; returns its best model and training state.
+
+    `settings["augment"]` (AugmentConfig fields) is part of the settings a resumed member keeps;
+    runs from before it was recorded used the defaults.
+    """
     os.makedirs(run_dir, exist_ok=True)
     names = list(SUBSETS[subset])
     state_path = os.path.join(run_dir, "state.json")
@@ -219,7 +222,8 @@ def train_member(run_dir, subset, train_images, train_kp, val_images, val_kp, se
         state = {"subset": subset, "seed": seed, "epoch": 0, "best_val_rmse_px": float("inf"),
                  "best_epoch": 0, "wait": 0, "stopped_early": False, "history": [],
                  "settings": settings}
-    batches = Batches(train_images, train_kp, names, settings["batch_size"], augment_cfg, seed,
+    batches = Batches(train_images, train_kp, names, settings["batch_size"],
+                      AugmentConfig(**settings.get("augment", {})), seed,
                       workers=settings.get("workers", 2), use_multiprocessing=False)
     if resumed:
         model = keras.models.load_model(os.path.join(run_dir, state["checkpoint"]),

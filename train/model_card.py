@@ -16,6 +16,7 @@ from tracker.ensemble import Keypoints15, Runner
 from tracker.facetracker import DEFAULT_MODELS, FaceTracker, TrackerOptions
 from tracker.keypoints import NAMES, SUBSETS, subset_indices
 from tracker.manifest import MIRROR_MODES, load_manifest
+from .augment import AugmentConfig
 from .data import load, split
 from .evaluate import KAGGLE_IOD, evaluate, frames_of, selected_persons, summarize
 
@@ -43,17 +44,24 @@ def crop_errors(pred, true):
     return per_px, per_k, float(np.sqrt(np.nanmean(err ** 2))), float(np.sqrt(np.nanmean(scaled ** 2)))
 
 
+def augment_note(st):
+    """The augmentation settings a run changed from the defaults (runs that did not record theirs used these)."""
+    default = AugmentConfig().to_dict()
+    changed = {k: v for k, v in st.get("augment", default).items() if default.get(k) != v}
+    return f", augmentation {json.dumps(changed)} (the rest default)" if changed else ""
+
+
 def member_line(st, trained, seed):
     sel = trained["selection"]
     line = (f"batch {st.get('batch_size')}, kernel {st.get('kernel')}, lr {st.get('lr')}, "
-            f"{trained.get('epochs_run', {}).get(seed, '?')} epochs")
+            f"{trained.get('epochs_run', {}).get(seed, '?')} epochs{augment_note(st)}")
     raw = sel.get("members_raw_weights_val_rmse_px", {}).get(seed)
     if raw is not None:
         line += f", weights averaged (momentum {st['ema']}; the raw weights' best epoch: {raw:.3f})"
     if st.get("init_from"):
         src = st["init_from_settings"]
         line += (f", started from a member trained {st['init_from_epochs']} epochs at batch {src['batch_size']}, "
-                 f"kernel {src['kernel']}, lr {src['lr']}")
+                 f"kernel {src['kernel']}, lr {src['lr']}{augment_note(src)}")
         start = sel.get("members_start_val_rmse_px", {}).get(seed)
         if start is not None:
             return line + f": {start:.3f} before, {sel['members_val_rmse_px'][seed]:.3f} after"
@@ -132,7 +140,7 @@ got a stand-in box from their landmarks). Validation split by person: {rec['data
 ## Training settings
 Of the last `fkd-train` call (members trained earlier keep theirs: see "Member settings" below):
 {json.dumps({k: settings[k] for k in ('epochs', 'batch_size', 'optimizer', 'lr', 'lr_schedule', 'ema', 'patience') if k in settings})}.
-Augmentation, fresh every batch: {json.dumps(s4['augment'])}. Trained on: {s4['device']}.
+Augmentation, fresh every batch: {json.dumps(settings['augment'])}. Trained on: {s4['device']}.
 
 ## Validation, crop level (the boxes training saw)
 All 15 points: RMSE {all_px:.3f} crop px, Kaggle-scale {all_k:.3f}. Fused graph against the members
