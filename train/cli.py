@@ -117,7 +117,7 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
 
     # heavy imports only once there is training to do
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from .fit import InitError, init_from_settings, rmse, to_pixels, train_member
+    from .fit import InitError, init_from_settings, predict_px, rmse, train_member
     from .export import export_subset
     import tensorflow as tf
     import keras
@@ -149,7 +149,7 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
         if state["settings"] != member:
             click.echo(f"seed{seed + i}: resumed; it keeps the settings it was trained with: {state['settings']}")
         models.append(model)
-        preds.append(to_pixels(model.predict(ds.images[va][..., None] / 255.0, verbose=0)))
+        preds.append(predict_px(model, ds.images[va]))
         states.append(state)
     started = {f"seed{seed + i}": round(s["start_val_rmse_px"], 4) for i, s in enumerate(states)
                if "start_val_rmse_px" in s}   # members fine-tuned from another run

@@ -52,10 +52,14 @@ def rmse(pred, true):
     return float(np.sqrt(np.mean((pred[ok] - true[ok]) ** 2)))
 
 
+def predict_px(model, images):
+    """A Keras member's keypoints in crop pixels on uint8 (n, 96, 96) crops."""
+    return to_pixels(model.predict(images[..., None].astype(np.float32) / 255.0, batch_size=256, verbose=0))
+
+
 def val_rmse(model, images, keypoints):
     """A Keras member's RMSE in crop pixels on uint8 (n, 96, 96) crops."""
-    x = images[..., None].astype(np.float32) / 255.0
-    return rmse(to_pixels(model.predict(x, batch_size=256, verbose=0)), keypoints)
+    return rmse(predict_px(model, images), keypoints)
 
 
 class Batches(keras.utils.PyDataset):
