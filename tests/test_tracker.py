@@ -101,6 +101,20 @@ def test_images_mode(tmp_path, shipped_models):
     assert (tmp_path / "drawn" / "a.png").exists()
 
 
+def test_still_face_keeps_its_crop(shipped_models):
+    """Tracking a face that does not move: the crop settles, so the points stop changing (and drifting)."""
+    from tracker.facetracker import FaceTracker, TrackerOptions
+
+    frame = photo()
+    with FaceTracker(TrackerOptions(models_dir=shipped_models, mode="video", smoothing=False)) as t:
+        faces = [t.process(frame)[0] for _ in range(8)]
+    assert not np.array_equal(faces[0].box, faces[1].box)   # the detector's box, then one the points place
+    for f in faces[4:]:
+        assert np.array_equal(f.box, faces[3].box) and np.array_equal(f.keypoints, faces[3].keypoints)
+    err = np.linalg.norm(faces[-1].keypoints - GRACE_HOPPER_KEYPOINTS, axis=1).mean()
+    assert err / np.linalg.norm(GRACE_HOPPER_KEYPOINTS[0] - GRACE_HOPPER_KEYPOINTS[1]) < 0.1
+
+
 class FakeCapture:
     """Stands in for cv2.VideoCapture on a camera; can raise Ctrl-C part way."""
 

@@ -1,7 +1,7 @@
 """The facade: `FaceTracker(TrackerOptions(...)).process(frame)` -> faces with 15 keypoints.
 
 Two modes, as in MediaPipe Tasks: "image" treats every frame on its own
-(detect, crop, infer); "video" follows faces between detections by cropping
+(detect, crop, infer, and again on a crop framed by those points); "video" follows faces between detections by cropping
 around the points of the previous frame, re-detects every `detect_every`
 frames or when a face is lost, and smooths points over time.
 """
@@ -30,6 +30,9 @@ class TrackerOptions:
     mode: str = "video"                 # "image" | "video"
     detector: str = "haar"              # a name in tracker.detectors.DETECTORS
     detector_options: dict = field(default_factory=dict)
+    # image: each face cropped a second time, framed by its points as tracking frames it, and the two
+    # answers averaged: two framings err differently, so their mean is closer (2x the model time)
+    refine: bool = True
     max_faces: int = 4
     threads: int = 1
     # video: frames between detector runs while tracking holds. The detector costs 4x a frame's
@@ -37,6 +40,10 @@ class TrackerOptions:
     # within a second, and a lost face is looked for on the next frame.
     detect_every: int = 30
     recrop_shift: float = 0.02          # video: crop again where the points say when they moved further (box sides)
+    # video: a tracked face's crop stays put until its points say the face moved or grew by more
+    # than this (box sides): on a still face each new crop from the last points carried their error
+    # into the next frame's points, and the error grew frame by frame
+    hold: float = 0.02
     smoothing: bool = True              # video: One Euro filter on the points
     min_cutoff: float = 1.0
     beta: float = 0.3                   # One Euro speed coefficient: lower lags a fast-moving face
@@ -76,6 +83,11 @@ def iou(a, b):
 
 def centre(box):
     return box[:2] + box[2:] / 2
+
+
+def moved(a, b):
+    """How far box `a` is from box `b`: the larger of the centre shift and the change of side, in b's sides."""
+    return max(np.hypot(*(centre(a) - centre(b))), abs(a[2] - b[2])) / b[2]
 
 
 def overlap(a, b):
@@ -146,6 +158,8 @@ class FaceTracker:
     def _image(self, gray, frame):
         boxes, scores = self._detect(gray, frame)
         pts = self._infer(gray, boxes)
+        if self.options.refine and len(boxes):
+            pts = (pts + self._infer(gray, [self.rule.box_from_keypoints(p) for p in pts])) / 2
         return [Face(b, p, float(s)) for b, p, s in zip(boxes, pts, scores)]
 
     def _video(self, gray, frame, t):
@@ -183,7 +197,10 @@ class FaceTracker:
                 tr.filter = tr.filter or OneEuro(o.min_cutoff, o.beta)
                 shown = tr.filter(p, t).astype(np.float32)
             faces.append(Face(box, shown, tr.score, tr.track_id))
-            if not tr.from_detector:   # a detector box is framed unlike a keypoint box: no speed from it
+            if not tr.from_detector:
+                if moved(new_box, tr.box) < o.hold:
+                    new_box = tr.box
+                # a detector box is framed unlike a keypoint box: no speed from it; and the speed
                 # of the centre: a box that grows or shrinks moves its corner while the face stays put
                 tr.velocity = centre(new_box) - centre(tr.box)
             tr.box, tr.from_detector = new_box, False

@@ -2,6 +2,7 @@
 
     fkd-eval --data ../shared/data/youtube-faces-68            # the persons held out in training
     fkd-eval --data training.csv --persons all
+    fkd-eval --data ../shared/data/youtube-faces-68 --mode video --repeat 10   # tracking a still face
 
 Each face's error is scaled by 36 / (its true eye-centre distance), then the
 RMSE is taken over all 30 coordinates of all faces found, pooled. A face with
@@ -41,13 +42,19 @@ def frames_of(data_path):
             yield name, None, cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), k
 
 
-def evaluate(tracker, items, max_miss_iod=0.5):
-    """Scaled errors (n, 15, 2) of found faces, the names of those missed, and timing."""
+def evaluate(tracker, items, max_miss_iod=0.5, repeat=1):
+    """Scaled errors (n, 15, 2) of found faces, the names of those missed, and seconds per frame.
+
+    `repeat` > 1 shows each photo as a still clip of that many frames to a video-mode tracker and
+    scores the last: the detector frames the first, the tracker's own points frame the rest.
+    """
     errors, names, missed, t_total = [], [], [], 0.0
     for name, _, frame, truth in items:
+        tracker.reset()
         t0 = time.perf_counter()
-        faces = tracker.process(frame)
-        t_total += time.perf_counter() - t0
+        for _ in range(repeat):
+            faces = tracker.process(frame)
+        t_total += (time.perf_counter() - t0) / repeat
         iod = float(np.linalg.norm(truth[0] - truth[1]))
         best = None
         for f in faces:   # the face whose eye centres are nearest the true ones
@@ -60,6 +67,13 @@ def evaluate(tracker, items, max_miss_iod=0.5):
         errors.append((best[1].keypoints - truth) * KAGGLE_IOD / iod)
         names.append((name, frame, truth, best[1].keypoints))
     return np.array(errors), names, missed, t_total
+
+
+def score(items, repeat=1, **options):
+    """summarize() of a FaceTracker made with these TrackerOptions, on `frames_of()` items."""
+    with FaceTracker(TrackerOptions(**{"max_faces": 8, **options})) as tracker:
+        errors, _, missed, _ = evaluate(tracker, items, repeat=repeat)
+    return summarize(errors, len(items), missed)
 
 
 def summarize(errors, n_total, missed):
@@ -117,16 +131,21 @@ def selected_persons(models_dir, which):
               help="Which persons of a 68-landmark folder: those the models held out, trained on, or all.")
 @click.option("--detector", default="haar")
 @click.option("--detector-model", default=None)
+@click.option("--mode", type=click.Choice(["image", "video"]), default="image",
+              help="image: detect every photo; video: track each photo as a still clip of --repeat frames.")
+@click.option("--repeat", default=10, help="Video mode: frames of each still clip; the last is scored.")
 @click.option("--limit", type=int, default=None, help="Only the first N faces (after the person filter).")
 @click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write the figures as JSON.")
 @click.option("--montage", "montage_path", type=click.Path(dir_okay=False), default=None,
               help="PNG of the worst faces, truth green, prediction red.")
-def main(data_path, models_dir, persons, detector, detector_model, limit, report, montage_path):
+def main(data_path, models_dir, persons, detector, detector_model, mode, repeat, limit, report, montage_path):
     try:
         if not os.path.exists(data_path):
             raise click.ClickException(f"{data_path}: no such file or folder")
         keep = selected_persons(models_dir, persons) if os.path.isdir(data_path) else None
-        opts = TrackerOptions(models_dir=models_dir, mode="image", detector=detector, max_faces=8,
+        if mode == "video" and repeat < 1:
+            raise click.ClickException("--repeat must be at least 1")
+        opts = TrackerOptions(models_dir=models_dir, mode=mode, detector=detector, max_faces=8,
                               detector_options={"model_path": detector_model} if detector == "mediapipe" else {})
         items = frames_of(data_path)
         if keep is not None:
@@ -138,15 +157,17 @@ def main(data_path, models_dir, persons, detector, detector_model, limit, report
             items = (it for i, it in zip(range(limit), items))
         items = list(items)
         with FaceTracker(opts) as tracker:
-            errors, found, missed, secs = evaluate(tracker, items)
+            errors, found, missed, secs = evaluate(tracker, items, repeat=repeat if mode == "video" else 1)
     except (ModelError, DetectorError) as e:
         raise click.ClickException(str(e)) from None
     if not len(errors):
         raise click.ClickException("no face was found")
     res = summarize(errors, len(items), missed)
-    res.update({"data": os.path.abspath(data_path), "persons": persons, "detector": detector,
+    res.update({"data": os.path.abspath(data_path), "persons": persons, "detector": detector, "mode": mode,
+                "repeat": repeat if mode == "video" else 1,
                 "models": os.path.abspath(models_dir), "ms_per_frame": round(1000 * secs / len(items), 2)})
-    click.echo(f"{res['faces']} faces ({persons} persons): Kaggle-scale RMSE {res['kaggle_rmse']:.3f}, "
+    how = f", tracked over {repeat} still frames" if mode == "video" else ""
+    click.echo(f"{res['faces']} faces ({persons} persons{how}): Kaggle-scale RMSE {res['kaggle_rmse']:.3f}, "
                f"missed {res['missed']} ({100 * res['missed_share']:.1f} %), {res['ms_per_frame']} ms/frame")
     click.echo("  mean error (x, y): {:+.3f}, {:+.3f}".format(*res["mean_error_kaggle"]))
     for n, v in res["per_keypoint_kaggle_rmse"].items():
