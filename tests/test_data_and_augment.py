@@ -164,6 +164,21 @@ def test_landmark_folder_split_by_person(tmp_path):
     load_landmark_folder(sub, detector=HaarDetector(min_neighbors=8), cache_dir=str(tmp_path))
     assert len(os.listdir(tmp_path)) == 2
     assert ds.images.shape == (60, 96, 96) and ds.info["detected"] >= 50
+    # tracker framing: every detected face again, cropped from its keypoints; the photo's person goes with it
+    both = load_landmark_folder(sub, cache_dir=str(tmp_path), tracker_crops=True)
+    n_det = ds.info["detected"]
+    assert len(both) == 60 + n_det and both.info["tracker_crops"] == n_det
+    assert np.array_equal(both.images[:60], ds.images)
+    extra = slice(60, None)
+    assert both.persons[extra] == [p for p, d in zip(ds.persons, ds.detected) if d]
+    assert not both.detected[extra].any()
+    # framed by the same rule the tracker uses: the box from the crop's own points is the crop's box
+    from tracker.crop import CropRule
+    rule = CropRule()
+    for kp in both.keypoints[extra][:10]:
+        x, y, w, h = rule.box_from_keypoints(kp)
+        cx, cy, side = rule.square((x, y, w, h))
+        assert abs(cx - 47.5) < 0.01 and abs(cy - 47.5) < 0.01 and abs(side - 96) < 0.01
     iod = np.linalg.norm(ds.keypoints[:, 0] - ds.keypoints[:, 1], axis=1)
     assert 30 < np.median(iod) < 42   # framed as Kaggle's crops: about 36 px
     tr, va, info = split(ds, 0.3, seed=1)

@@ -76,6 +76,9 @@ def select_members(preds, true):
 @click.option("--shift", default=6.0, help="Shift, px +-; 0 switches it off.")
 @click.option("--contrast", default=0.35, help="Contrast gain, 1 +-; 0 switches it off.")
 @click.option("--brightness", default=0.15, help="Brightness offset, +- of full range; 0 switches it off.")
+@click.option("--tracker-crops/--detector-crops", default=True,
+              help="68-landmark folder: each detected face twice, framed by the Haar box and by its keypoints "
+                   "as the tracker frames it between detections; or by the Haar box alone (as --to-csv writes).")
 @click.option("--skip-bad-rows", is_flag=True, help="Kaggle CSV: skip and count malformed rows.")
 @click.option("--preview-augment", type=click.Path(dir_okay=False), default=None,
               help="Write a PNG grid of augmented samples and exit.")
@@ -87,13 +90,14 @@ def select_members(preds, true):
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optimizer, lr, lr_schedule,
          patience, widths, kernel, dense, val_fraction, seed, augment, flip, rotation, elastic,
-         perspective, scale_jitter, shift, contrast, brightness, skip_bad_rows, preview_augment, to_csv, mirror, quiet,
+         perspective, scale_jitter, shift, contrast, brightness, tracker_crops, skip_bad_rows, preview_augment, to_csv, mirror, quiet,
          init_from, ema):
     from .data import DataError, load, split, write_kaggle_csv
 
     rule = CropRule()
     try:
-        ds = load(data_path, rule, skip_bad=skip_bad_rows, cache_dir=os.path.join(workdir, "cache"))
+        ds = load(data_path, rule, skip_bad=skip_bad_rows, cache_dir=os.path.join(workdir, "cache"),
+                  tracker_crops=tracker_crops and not to_csv)
     except (DataError, OSError) as e:
         fail(e)
     if to_csv:

@@ -202,8 +202,14 @@ def fit_crop_rule(boxes, k15, size=96, iod=36.0, eye_y=37.7):
                     box_side=round(size / (scale * s_m), 4))
 
 
-def load_landmark_folder(root, rule=CropRule(), detector=None, cache_dir=None):
-    """Crops made as the tracker makes them: Haar box, else a stand-in box from the labels."""
+def load_landmark_folder(root, rule=CropRule(), detector=None, cache_dir=None, tracker_crops=False):
+    """Crops made as the tracker makes them: Haar box, else a stand-in box from the labels.
+
+    With `tracker_crops`, a face the detector found also gives a second crop, framed from its
+    keypoints as the tracker frames a face between detections (`CropRule.box_from_keypoints`):
+    the two framings differ by about a pixel in place and a few percent in size, and a model
+    trained on Haar crops alone loses accuracy on every tracked frame.
+    """
     names, pts = read_landmark_folder(root)
     k15 = from_68(pts)
     detector = detector or HaarDetector()
@@ -228,15 +234,29 @@ def load_landmark_folder(root, rule=CropRule(), detector=None, cache_dir=None):
         os.makedirs(cache_dir, exist_ok=True)
         np.savez(cache + ".tmp.npz", boxes=boxes)
         os.replace(cache + ".tmp.npz", cache)
-    return Dataset(images, keypoints, [person_of(n) for n in names], names, detected,
-                   info={"source": os.path.abspath(root), "format": "landmarks-68",
-                         "detected": int(detected.sum()), "stand_in_boxes": int((~detected).sum())})
+    info = {"source": os.path.abspath(root), "format": "landmarks-68",
+            "detected": int(detected.sum()), "stand_in_boxes": int((~detected).sum()),
+            "tracker_crops": 0}
+    if tracker_crops:   # a stand-in is already a keypoint box
+        again = np.flatnonzero(detected)
+        extra_images = np.zeros((len(again), rule.size, rule.size), np.uint8)
+        extra_keypoints = np.zeros((len(again), 15, 2), np.float32)
+        for j, i in enumerate(again):
+            gray = cv2.imread(os.path.join(root, "images", names[i]), cv2.IMREAD_GRAYSCALE)
+            extra_images[j], m = crop(gray, rule.box_from_keypoints(k15[i]), rule)
+            extra_keypoints[j] = to_crop(k15[i], m)
+        images = np.concatenate([images, extra_images])
+        keypoints = np.concatenate([keypoints, extra_keypoints])
+        names = list(names) + [names[i] for i in again]
+        detected = np.concatenate([detected, np.zeros(len(again), bool)])
+        info["tracker_crops"] = len(again)
+    return Dataset(images, keypoints, [person_of(n) for n in names], names, detected, info=info)
 
 
-def load(path, rule=CropRule(), skip_bad=False, cache_dir=None):
-    """Either form of training data, by what `path` is."""
+def load(path, rule=CropRule(), skip_bad=False, cache_dir=None, tracker_crops=False):
+    """Either form of training data, by what `path` is (a Kaggle CSV's crops are as given)."""
     if os.path.isdir(path):
-        return load_landmark_folder(path, rule, cache_dir=cache_dir)
+        return load_landmark_folder(path, rule, cache_dir=cache_dir, tracker_crops=tracker_crops)
     if os.path.isfile(path):
         return load_kaggle_csv(path, skip_bad=skip_bad)
     raise DataError(f"{path}: no such file or folder")
