@@ -32,6 +32,19 @@ def test_manifest_and_files(shipped_models):
     assert os.path.isfile(os.path.join(shipped_models, "MODEL_CARD.md"))
 
 
+def test_mirrored_call_shows_each_member_the_other_view(shipped_models, tmp_path):
+    """Image mode's second crop runs the fused graphs on the mirror: with the first, every member sees both views."""
+    from tracker.ensemble import Keypoints15
+    from train.data import load_kaggle_csv
+
+    crops = load_kaggle_csv(demo_kaggle_csv(str(tmp_path / "d.csv"), n=16)).images
+    fused = Keypoints15(shipped_models)
+    plain, mirrored = fused(crops), fused(crops, mirrored=True)
+    every_view = Keypoints15(shipped_models, fused=False, mirror="all")(crops)
+    # int8 graphs against the members one by one: within 1 px (the views alone differ by several)
+    assert np.abs((plain + mirrored) / 2 - every_view).max() < 1.0 < np.abs(plain - every_view).max()
+
+
 def test_accuracy_on_held_out_persons(shipped_models):
     root = need_shared("data/youtube-faces-68")
     val = selected_persons(shipped_models, "val")

@@ -8,6 +8,9 @@ from .keypoints import INDEX, NAMES, SUBSETS, flip_permutation
 from .manifest import MIRROR_MODES, ModelError, load_manifest
 
 
+FLIP_15 = flip_permutation(NAMES)
+
+
 def mirror_plan(mode, n_members):
     """(member index, mirrored) pairs whose answers an ensemble averages."""
     if mode not in MIRROR_MODES:
@@ -111,9 +114,15 @@ class Keypoints15:
         if missing:
             raise ModelError(f"{models_dir}: the manifest covers no model for {', '.join(missing)}")
 
-    def __call__(self, crops):
+    def __call__(self, crops, mirrored=False):
+        """(n, 15, 2) crop pixels. `mirrored` feeds every graph the mirrored crops and maps the answers
+        back: where members alternate views, each then sees the view it does not see otherwise."""
         out = np.full((len(crops), len(NAMES), 2), np.nan, np.float32)
         if len(crops) == 0:
+            return out
+        if mirrored:
+            out = self(np.ascontiguousarray(crops[:, :, ::-1]))[:, FLIP_15]
+            out[..., 0] = crops.shape[2] - 1 - out[..., 0]
             return out
         mirrored_crops = None
         for idx, runners, plan, perm in self.parts:

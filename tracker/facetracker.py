@@ -1,7 +1,7 @@
 """The facade: `FaceTracker(TrackerOptions(...)).process(frame)` -> faces with 15 keypoints.
 
 Two modes, as in MediaPipe Tasks: "image" treats every frame on its own
-(detect, crop, infer, and again on a crop framed by those points); "video" follows faces between detections by cropping
+(detect, crop, infer, and again on a mirrored crop framed by those points); "video" follows faces between detections by cropping
 around the points of the previous frame, re-detects every `detect_every`
 frames or when a face is lost, and smooths points over time.
 """
@@ -30,8 +30,8 @@ class TrackerOptions:
     mode: str = "video"                 # "image" | "video"
     detector: str = "haar"              # a name in tracker.detectors.DETECTORS
     detector_options: dict = field(default_factory=dict)
-    # image: each face cropped a second time, framed by its points as tracking frames it, and the two
-    # answers averaged: two framings err differently, so their mean is closer (2x the model time)
+    # image: each face cropped a second time, framed by its points as tracking frames it and mirrored
+    # (members that alternate views then see the other), the two answers averaged (2x the model time)
     refine: bool = True
     max_faces: int = 4
     threads: int = 1
@@ -144,13 +144,13 @@ class FaceTracker:
         out = sorted(out, key=lambda i: -boxes[i][2] * boxes[i][3])[: self.options.max_faces]
         return boxes[out], scores[out]
 
-    def _infer(self, gray, boxes):
+    def _infer(self, gray, boxes, mirrored=False):
         if len(boxes) == 0:
             return np.zeros((0, len(NAMES), 2))
         t0 = time.perf_counter()
         crops, mats = zip(*(crop(gray, b, self.rule) for b in boxes))
         t1 = time.perf_counter()
-        pts = self.models(np.stack(crops))
+        pts = self.models(np.stack(crops), mirrored)
         self.stage_s["crop"] += t1 - t0
         self.stage_s["infer"] += time.perf_counter() - t1
         return np.stack([to_image(p, m) for p, m in zip(pts, mats)])
@@ -159,7 +159,7 @@ class FaceTracker:
         boxes, scores = self._detect(gray, frame)
         pts = self._infer(gray, boxes)
         if self.options.refine and len(boxes):
-            pts = (pts + self._infer(gray, [self.rule.box_from_keypoints(p) for p in pts])) / 2
+            pts = (pts + self._infer(gray, [self.rule.box_from_keypoints(p) for p in pts], mirrored=True)) / 2
         return [Face(b, p, float(s)) for b, p, s in zip(boxes, pts, scores)]
 
     def _video(self, gray, frame, t):
