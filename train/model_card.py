@@ -136,10 +136,10 @@ into one int8 TFLite graph that returns their average (with every second member 
 where the manifest says `mirror: alternate`); the members are shipped beside it.
 
 ## Data
-`{os.path.basename(os.path.normpath(a.data))}`: {rec['data']['images']} real video frames of
+`{os.path.basename(os.path.normpath(a.data))}`: {len(set(ds.names))} real video frames of
 {len(set(ds.persons))} people, 68 hand-placed landmarks turned into Kaggle's 15. Crops made with the
 tracker's own Haar detector and crop rule ({rec['data'].get('stand_in_boxes', 0)} faces the detector missed
-got a stand-in box from their landmarks){tracker_note}. Validation split by person: {rec['data']['val']} frames of
+got a stand-in box from their landmarks){tracker_note}. Validation split by person: {len(set(val.names))} frames ({len(val)} crops) of
 {len(keep)} persons never seen in training (seed {seed}, {frac:.0%} of persons).
 
 ## Training settings
@@ -182,8 +182,8 @@ Latency: one face (batch 1), one LiteRT thread (XNNPACK), median of 300 invokes.
 
 ## End to end on full frames (`fkd-eval --data {a.data}`)
 The tracker's own Haar detector on the full frames of the held-out persons, never the true box, in
-image mode (each face cropped from the detector's box, then again from a box its points place, the two
-answers averaged): Kaggle-scale RMSE **{e2e['kaggle_rmse']:.3f}**, faces missed {e2e['missed']} of {e2e['faces']}
+image mode (each face cropped from the detector's box, then again from a box its points place, mirrored,
+and the two answers averaged): Kaggle-scale RMSE **{e2e['kaggle_rmse']:.3f}**, faces missed {e2e['missed']} of {e2e['faces']}
 ({100 * e2e['missed_share']:.1f} %). With the first crop alone (`TrackerOptions(refine=False)`, half the
 model time): {one_crop['kaggle_rmse']:.3f}. Tracked in video mode, each photo shown as a still clip of 10
 frames and the last one scored (`fkd-eval --mode video --repeat 10`: the tracker's own points frame
