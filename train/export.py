@@ -78,10 +78,11 @@ def write_bytes(path, data):
 
 
 def export_subset(out_dir, subset, models, float_rmse, val_images, val_kp, train_images, crop_rule, record,
-                  mirror="none", n_representative=300, seed=0):
+                  mirror="none", quantization="auto", n_representative=300, seed=0):
     """Write the selected members and their fused ensemble; update the subset's manifest entry.
 
-    `float_rmse`: each model's validation RMSE in Keras, as training measured it.
+    `float_rmse`: each model's validation RMSE in Keras, as training measured it. `quantization`:
+    int8, float16, or auto (int8 unless more than INT8_TOLERANCE worse than float16).
     """
     from tracker.ensemble import Runner
 
@@ -96,7 +97,9 @@ def export_subset(out_dir, subset, models, float_rmse, val_images, val_kp, train
         fname = f"{subset}-ensemble-{q}.tflite"
         write_bytes(os.path.join(out_dir, fname), convert(ensemble, q, rep))
         scores[q] = rmse(Runner(os.path.join(out_dir, fname)).predict(val_images), val_kp)
-    q = "int8" if scores["int8"] <= scores["float16"] * (1 + INT8_TOLERANCE) else "float16"
+    q = quantization
+    if q == "auto":
+        q = "int8" if scores["int8"] <= scores["float16"] * (1 + INT8_TOLERANCE) else "float16"
     record.setdefault("notes", []).append(
         f"fused graph: int8 {scores['int8']:.3f}px, float16 {scores['float16']:.3f}px; shipped {q}")
     fname, ens_rmse = f"{subset}-ensemble-{q}.tflite", scores[q]
