@@ -184,7 +184,7 @@ Latency: one face (batch 1), one LiteRT thread (XNNPACK), median of 300 invokes.
 The tracker's own Haar detector on the full frames of the held-out persons, never the true box, in
 image mode (each face cropped from the detector's box, then again from a box its points place, mirrored,
 and the two answers averaged): Kaggle-scale RMSE **{e2e['kaggle_rmse']:.3f}**, faces missed {e2e['missed']} of {e2e['faces']}
-({100 * e2e['missed_share']:.1f} %). With the first crop alone (`TrackerOptions(refine=False)`, half the
+({100 * e2e['missed_share']:.1f} %). With the first crop alone (`--no-refine`, half the
 model time): {one_crop['kaggle_rmse']:.3f}. Tracked in video mode, each photo shown as a still clip of 10
 frames and the last one scored (`fkd-eval --mode video --repeat 10`: the tracker's own points frame
 every crop after the first): {tracked['kaggle_rmse']:.3f}, missed {tracked['missed']}. Mean signed error (x, y), Kaggle-scale: {e2e['mean_error_kaggle'][0]:+.3f},
