@@ -1,9 +1,10 @@
 """The facade: `FaceTracker(TrackerOptions(...)).process(frame)` -> faces with 15 keypoints.
 
 Two modes, as in MediaPipe Tasks: "image" treats every frame on its own
-(detect, crop, infer, and again on a mirrored crop framed by those points); "video" follows faces between detections by cropping
-around the points of the previous frame, re-detects every `detect_every`
-frames or when a face is lost, and smooths points over time.
+(detect, crop, infer, and again on a mirrored crop framed by those points);
+"video" follows faces between detections by cropping around the points of the
+previous frame, re-detects every `detect_every` frames or when a face is lost,
+and smooths points over time.
 """
 
 import os
@@ -199,10 +200,9 @@ class FaceTracker:
                 tr.filter = tr.filter or OneEuro(o.min_cutoff, o.beta)
                 shown = tr.filter(p, t).astype(np.float32)
             faces.append(Face(box, shown, tr.score, tr.track_id))
-            if not tr.from_detector:
+            if not tr.from_detector:   # a detector box is framed unlike a keypoint box: no speed from it
                 if moved(new_box, tr.box) < o.hold:
                     new_box = tr.box
-                # a detector box is framed unlike a keypoint box: no speed from it; and the speed
                 # of the centre: a box that grows or shrinks moves its corner while the face stays put
                 tr.velocity = centre(new_box) - centre(tr.box)
             tr.box, tr.from_detector = new_box, False

@@ -30,7 +30,7 @@ class Dataset:
     keypoints: np.ndarray
     persons: list = None
     names: list = None
-    detected: np.ndarray = None   # True where the Haar box was used, False for a stand-in
+    detected: np.ndarray = None   # True where the Haar box framed the crop, False for a box from the labels
     info: dict = field(default_factory=dict)
 
     def __len__(self):
@@ -223,33 +223,27 @@ def load_landmark_folder(root, rule=CropRule(), detector=None, cache_dir=None, t
     else:
         boxes = detect_faces(root, names, k15, detector)
     detected = ~np.isnan(boxes[:, 0])
-    images = np.zeros((len(names), rule.size, rule.size), np.uint8)
-    keypoints = np.zeros((len(names), 15, 2), np.float32)
+    again = np.flatnonzero(detected) if tracker_crops else np.zeros(0, int)   # a stand-in is a keypoint box
+    first, second = [], []
     for i, name in enumerate(names):
-        box = boxes[i] if detected[i] else rule.box_from_keypoints(k15[i])
         gray = cv2.imread(os.path.join(root, "images", name), cv2.IMREAD_GRAYSCALE)
-        images[i], m = crop(gray, box, rule)
-        keypoints[i] = to_crop(k15[i], m)
+        framings = [boxes[i] if detected[i] else rule.box_from_keypoints(k15[i])]
+        if tracker_crops and detected[i]:
+            framings.append(rule.box_from_keypoints(k15[i]))
+        for out, box in zip((first, second), framings):
+            image, m = crop(gray, box, rule)
+            out.append((image, to_crop(k15[i], m)))
     if cache and not os.path.isfile(cache):
         os.makedirs(cache_dir, exist_ok=True)
         np.savez(cache + ".tmp.npz", boxes=boxes)
         os.replace(cache + ".tmp.npz", cache)
+    images = np.stack([c for c, _ in first + second])
+    keypoints = np.stack([k for _, k in first + second]).astype(np.float32)
+    names = list(names) + [names[i] for i in again]
+    detected = np.concatenate([detected, np.zeros(len(again), bool)])
     info = {"source": os.path.abspath(root), "format": "landmarks-68",
-            "detected": int(detected.sum()), "stand_in_boxes": int((~detected).sum()),
-            "tracker_crops": 0}
-    if tracker_crops:   # a stand-in is already a keypoint box
-        again = np.flatnonzero(detected)
-        extra_images = np.zeros((len(again), rule.size, rule.size), np.uint8)
-        extra_keypoints = np.zeros((len(again), 15, 2), np.float32)
-        for j, i in enumerate(again):
-            gray = cv2.imread(os.path.join(root, "images", names[i]), cv2.IMREAD_GRAYSCALE)
-            extra_images[j], m = crop(gray, rule.box_from_keypoints(k15[i]), rule)
-            extra_keypoints[j] = to_crop(k15[i], m)
-        images = np.concatenate([images, extra_images])
-        keypoints = np.concatenate([keypoints, extra_keypoints])
-        names = list(names) + [names[i] for i in again]
-        detected = np.concatenate([detected, np.zeros(len(again), bool)])
-        info["tracker_crops"] = len(again)
+            "detected": int(detected.sum()), "stand_in_boxes": int(len(first) - detected.sum()),
+            "tracker_crops": len(again)}
     return Dataset(images, keypoints, [person_of(n) for n in names], names, detected, info=info)
 
 
