@@ -40,13 +40,11 @@ class TrackerOptions:
     # models, so it sets the frame rate: every 30 frames (1 s at 30 fps) new faces still appear
     # within a second, and a lost face is looked for on the next frame.
     detect_every: int = 30
-    # video: crop again where the points say the face moved further than this within its crop (box
-    # sides): about the 3 px of shift the members were last trained with
-    recrop_shift: float = 0.03
+    recrop_shift: float = 0.02          # video: crop again where the points say when they moved further (box sides)
     # video: a tracked face's crop stays put until its points say the face moved or grew by more than
     # this (box sides): on a still face each new crop from the last points carried their error into the
-    # next frame's points, and the face wandered. Kept under recrop_shift, or a slow face is cropped twice
-    hold: float = 0.015
+    # next frame's points, and the face wandered. Kept well under recrop_shift, or a slow face is cropped twice
+    hold: float = 0.01
     smoothing: bool = True              # video: One Euro filter on the points
     min_cutoff: float = 1.0
     beta: float = 0.3                   # One Euro speed coefficient: lower lags a fast-moving face
