@@ -117,18 +117,18 @@ class Keypoints15:
     def __call__(self, crops, mirrored=False):
         """(n, 15, 2) crop pixels. `mirrored` feeds every graph the mirrored crops and maps the answers
         back: where members alternate views, each then sees the view it does not see otherwise."""
-        out = np.full((len(crops), len(NAMES), 2), np.nan, np.float32)
-        if len(crops) == 0:
-            return out
-        if mirrored:
+        if mirrored and len(crops):
             out = self(np.ascontiguousarray(crops[:, :, ::-1]))[:, FLIP_15]
             out[..., 0] = crops.shape[2] - 1 - out[..., 0]
+            return out
+        out = np.full((len(crops), len(NAMES), 2), np.nan, np.float32)
+        if len(crops) == 0:
             return out
         mirrored_crops = None
         for idx, runners, plan, perm in self.parts:
             preds = []
-            for i, mirrored in plan:
-                if not mirrored:
+            for i, flipped in plan:
+                if not flipped:
                     preds.append(runners[i].predict(crops))
                     continue
                 if mirrored_crops is None:
