@@ -12,10 +12,10 @@ from train.evaluate import frames_of, score, selected_persons
 
 # Measured with `fkd-eval --data ../shared/data/youtube-faces-68` on all held-out persons (models/MODEL_CARD.md):
 # 2.14, 0.4 % missed. The slice below, every 4th held-out frame, measures 1.97 with 2 of 122 missed, and
-# 2.39 tracked over 10 still frames (`cd tests && python -m pytest -s test_shipped_models.py -k "accuracy or
+# 2.05 tracked over 10 still frames (`cd tests && python -m pytest -s test_shipped_models.py -k "accuracy or
 # tracking"` prints both); the bounds leave ~13 % room.
 MAX_KAGGLE_RMSE = 2.25
-MAX_TRACKED_KAGGLE_RMSE = 2.7
+MAX_TRACKED_KAGGLE_RMSE = 2.35
 MAX_MISSED = 0.04
 MAX_MEAN_ERROR = 0.75
 
@@ -60,7 +60,8 @@ def test_accuracy_on_held_out_persons(shipped_models):
 
 def test_tracking_held_out_faces_stays_accurate(shipped_models):
     """Each held-out photo as a still clip: crops framed by the tracker's own points must not lose
-    accuracy frame by frame (before the crop held still, 10 frames cost the models of commit 5b3bfac 0.16)."""
+    accuracy frame by frame (before a still face kept the detector's crop, the crop drifted: at commit be38616
+    the held-out frames scored 2.242 on one crop and 2.370 after 10 frames)."""
     root = need_shared("data/youtube-faces-68")
     val = selected_persons(shipped_models, "val")
     items = [it for it in frames_of(root) if it[1] in val][::4]

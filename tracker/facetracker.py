@@ -3,7 +3,8 @@
 Two modes, as in MediaPipe Tasks: "image" treats every frame on its own
 (detect, crop, infer, and again on a mirrored crop framed by those points);
 "video" follows faces between detections by cropping around the points of the
-previous frame, re-detects every `detect_every` frames or when a face is lost,
+previous frame once the face moves, shows the members alternate views from
+frame to frame, re-detects every `detect_every` frames or when a face is lost,
 and smooths points over time.
 """
 
@@ -40,11 +41,15 @@ class TrackerOptions:
     # models, so it sets the frame rate: every 30 frames (1 s at 30 fps) new faces still appear
     # within a second, and a lost face is looked for on the next frame.
     detect_every: int = 30
-    recrop_shift: float = 0.02          # video: crop again where the points say when they moved further (box sides)
-    # video: a tracked face's crop stays put until its points say the face moved or grew by more than
-    # this (box sides): on a still face each new crop from the last points carried their error into the
-    # next frame's points, and the face wandered. Kept well under recrop_shift, or a slow face is cropped twice
-    hold: float = 0.01
+    # video: crop again where the points say when they moved the face further than this (box sides)
+    # within its crop: with each frame's members seeing the other view, the views' disagreement alone
+    # crossed 2 % often enough to cost 12 % more crops on the demo clip
+    recrop_shift: float = 0.04
+    # video: a tracked face's crop stays put (the detector's box, or the last one the points placed)
+    # until its points say the face moved or grew by more than this (box sides). Cropping a still face
+    # where the last points say carries their error into the next frame's points, and the crop drifts.
+    # Kept under recrop_shift, or a slow face is cropped twice
+    hold: float = 0.025
     smoothing: bool = True              # video: One Euro filter on the points
     min_cutoff: float = 1.0
     beta: float = 0.3                   # One Euro speed coefficient: lower lags a fast-moving face
@@ -71,7 +76,9 @@ class _Track:
     filter: OneEuro = None
     missed: int = 0                      # detector rounds in a row that did not see it
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))   # box centre, px per frame
-    from_detector: bool = True           # box set by the detector this frame
+    # the box the points placed when `box` was last set: `box` itself, or for a detector's box
+    # (framed otherwise) the box its first points placed; None until then
+    key_box: np.ndarray = None
 
 
 def iou(a, b):
@@ -174,22 +181,32 @@ class FaceTracker:
             return []
         # constant-velocity guess of where each face is now: the models' answers lag
         # a moving face a little, and without the guess the lag adds up between detections
-        crop_boxes = [tr.box + np.r_[tr.velocity, 0.0, 0.0] for tr in self.tracks]
-        pts = self._infer(gray, crop_boxes)
+        # (a box the detector just gave is where the face is now)
+        fresh = [tr.key_box is None for tr in self.tracks]
+        step = [np.zeros(4) if f else np.r_[tr.velocity, 0.0, 0.0] for tr, f in zip(self.tracks, fresh)]
+        crop_boxes = [tr.box + v for tr, v in zip(self.tracks, step)]
+        # each frame shows the members the other view, and the smoothing averages the two
+        mirrored = bool(self.frame_index % 2)
+        pts = self._infer(gray, crop_boxes, mirrored)
         new_boxes = [self.rule.box_from_keypoints(p) for p in pts]
+        for tr, new_box, f in zip(self.tracks, new_boxes, fresh):
+            if f:   # the detector's box is framed unlike the points': where they place it is its key
+                tr.key_box = new_box
+        key_boxes = [tr.key_box + v for tr, v in zip(self.tracks, step)]
 
         def shift(i):   # how far the points moved the face within its crop, in box sides
-            return np.hypot(*(centre(new_boxes[i]) - centre(crop_boxes[i]))) / crop_boxes[i][2]
+            return np.hypot(*(centre(new_boxes[i]) - centre(key_boxes[i]))) / key_boxes[i][2]
 
         # a face that moved further than the training shifts reach has its points pulled towards
         # the crop's middle: look again, in one batch, where they say it is
         again = [i for i in range(len(pts)) if o.recrop_shift < shift(i) < 0.5]
-        for i, p in zip(again, self._infer(gray, [new_boxes[i] for i in again])):
-            crop_boxes[i], pts[i], new_boxes[i] = new_boxes[i], p, self.rule.box_from_keypoints(p)
+        for i, p in zip(again, self._infer(gray, [new_boxes[i] for i in again], mirrored)):
+            crop_boxes[i], key_boxes[i], pts[i] = new_boxes[i], new_boxes[i], p
+            new_boxes[i] = self.rule.box_from_keypoints(p)
         h, w = gray.shape[:2]
         alive, faces = [], []
-        for i, (tr, box, p, new_box) in enumerate(zip(self.tracks, crop_boxes, pts, new_boxes)):
-            side_ratio = new_box[2] / box[2]
+        for i, (tr, box, key_box, p, new_box) in enumerate(zip(self.tracks, crop_boxes, key_boxes, pts, new_boxes)):
+            side_ratio = new_box[2] / key_box[2]
             cx, cy = centre(new_box)
             if not (0.6 < side_ratio < 1.6 and shift(i) < 0.5 and 0 <= cx < w and 0 <= cy < h):
                 continue   # lost: the points no longer describe a face where we looked
@@ -198,12 +215,12 @@ class FaceTracker:
                 tr.filter = tr.filter or OneEuro(o.min_cutoff, o.beta)
                 shown = tr.filter(p, t).astype(np.float32)
             faces.append(Face(box, shown, tr.score, tr.track_id))
-            if not tr.from_detector:   # a detector box is framed unlike a keypoint box: no speed from it
-                if moved(new_box, tr.box) < o.hold:
-                    new_box = tr.box
+            if moved(new_box, tr.key_box) >= o.hold or i in again:
                 # of the centre: a box that grows or shrinks moves its corner while the face stays put
-                tr.velocity = centre(new_box) - centre(tr.box)
-            tr.box, tr.from_detector = new_box, False
+                tr.velocity = centre(new_box) - centre(tr.key_box)
+                tr.box = tr.key_box = new_box
+            elif not fresh[i]:   # held (see TrackerOptions.hold); a detection keeps the speed measured before
+                tr.velocity = np.zeros(2)
             alive.append(tr)
         if len(alive) < len(self.tracks):
             self._redetect = True   # a face was lost: look again on the next frame
@@ -219,7 +236,7 @@ class FaceTracker:
             if ious and max(ious) > 0.3:
                 j = int(np.argmax(ious))
                 used.add(j)
-                tr.box, tr.missed, tr.from_detector = np.asarray(boxes[j], float), 0, True
+                tr.box, tr.missed, tr.key_box = np.asarray(boxes[j], float), 0, None
             else:
                 tr.missed += 1
         # an unmatched track that overlaps a detection is a drifted copy of it
