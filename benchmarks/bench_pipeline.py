@@ -41,8 +41,9 @@ def run(path, detect_every, threads, models):
         total = time.perf_counter() - t_start
         cap.release()
         stages.update(tracker.stage_s)
+        crops = tracker.crops / n
     other = total - sum(stages.values())
-    return {k: 1000 * v / n for k, v in stages.items()}, 1000 * other / n, n / total
+    return {k: 1000 * v / n for k, v in stages.items()}, 1000 * other / n, n / total, crops
 
 
 def main():
@@ -57,17 +58,18 @@ def main():
     print(f"fkd-track pipeline, {a.threads} LiteRT thread(s), pinned to cores {a.cores or 'all'}, "
           f"{a.frames} frames, one face")
     print(f"{'size':>10} {'mode':>22} {'read':>6} {'detect':>7} {'crop':>6} {'infer':>6} {'draw':>6} "
-          f"{'other':>6} {'fps':>7}")
+          f"{'other':>6} {'fps':>7} {'crops':>6}")
     with tempfile.TemporaryDirectory() as d:
         for size in ((640, 480), (1280, 720)):
             path = os.path.join(d, f"{size[0]}.mp4")
             write_clip(path, n=a.frames, size=size)
             every_n = TrackerOptions().detect_every
             for label, every in ((f"tracking (detect/{every_n})", every_n), ("detect every frame", 1)):
-                st, other, fps = run(path, every, a.threads, a.models)
+                st, other, fps, crops = run(path, every, a.threads, a.models)
                 print(f"{size[0]}x{size[1]:<5} {label:>22} {st['read']:6.2f} {st['detect']:7.2f} "
-                      f"{st['crop']:6.2f} {st['infer']:6.2f} {st['draw']:6.2f} {other:6.2f} {fps:7.1f}")
-    print("(ms per frame; 'other' is colour conversion, tracking bookkeeping and smoothing)")
+                      f"{st['crop']:6.2f} {st['infer']:6.2f} {st['draw']:6.2f} {other:6.2f} {fps:7.1f} {crops:6.3f}")
+    print("(ms per frame; 'other' is colour conversion, tracking bookkeeping and smoothing; "
+          "'crops': faces run through the models per frame)")
 
 
 if __name__ == "__main__":

@@ -115,6 +115,7 @@ class FaceTracker:
         self.detector = make_detector(o.detector, **o.detector_options)
         self.tracks, self.frame_index, self._next_id, self._redetect = [], 0, 0, False
         self.stage_s = defaultdict(float)   # seconds spent per stage, for benchmarks
+        self.crops = 0                      # faces cropped and run through the models, for benchmarks
 
     # -- public --------------------------------------------------------------
     def process(self, frame, timestamp_s=None):
@@ -157,6 +158,7 @@ class FaceTracker:
             return np.zeros((0, len(NAMES), 2))
         t0 = time.perf_counter()
         crops, mats = zip(*(crop(gray, b, self.rule) for b in boxes))
+        self.crops += len(crops)
         t1 = time.perf_counter()
         pts = self.models(np.stack(crops), mirrored)
         self.stage_s["crop"] += t1 - t0
