@@ -172,7 +172,7 @@ def main():
     mp_best = score_mesh(val_meshes, truths, vertices)
     mp_usual = score_mesh(val_meshes, truths, USUAL_VERTICES)
     ours = score(val_items, models_dir=a.models, mode="image")
-    ours_one_crop = score(val_items, models_dir=a.models, mode="image", refine=False)
+    ours_one_crop = score(val_items, models_dir=a.models, mode="image", refine=0)
     ours_tracked = score(val_items, repeat=10, models_dir=a.models, mode="video")
     print(f"accuracy on {len(val_items)} held-out frames: fkd {ours['kaggle_rmse']:.3f} "
           f"(one crop {ours_one_crop['kaggle_rmse']:.3f}, tracked {ours_tracked['kaggle_rmse']:.3f}), "
@@ -206,7 +206,7 @@ full frames in, each system's own face detector. Kaggle-scale RMSE (errors scale
 | system | Kaggle-scale RMSE | faces missed |
 | --- | --- | --- |
 | fkd ({os.path.relpath(a.models, ROOT)}), image mode: two crops per face | {ours['kaggle_rmse']:.3f} | {100 * ours['missed_share']:.1f} % |
-| fkd, image mode, one crop per face (`refine=False`) | {ours_one_crop['kaggle_rmse']:.3f} | {100 * ours_one_crop['missed_share']:.1f} % |
+| fkd, image mode, one crop per face (`refine=0`) | {ours_one_crop['kaggle_rmse']:.3f} | {100 * ours_one_crop['missed_share']:.1f} % |
 | fkd, video mode as timed above: each photo tracked as a still clip of 10 frames, the last scored | {ours_tracked['kaggle_rmse']:.3f} | {100 * ours_tracked['missed_share']:.1f} % |
 | MediaPipe FaceLandmarker, best vertex per keypoint (fitted on {len(fit_items)} training-person frames) | {mp_best['kaggle_rmse']:.3f} | {100 * mp_best['missed_share']:.1f} % |
 | MediaPipe FaceLandmarker, the usual vertices | {mp_usual['kaggle_rmse']:.3f} | {100 * mp_usual['missed_share']:.1f} % |

@@ -65,12 +65,14 @@ def test_keypoint_table():
     assert np.allclose(k[0], [10, 0]) and np.allclose(k[14], [5, 9])
 
 
-def test_crop_affine_round_trip():
+@pytest.mark.parametrize("angle", [0.0, 0.4, -0.7])
+def test_crop_affine_round_trip(angle):
     rule = CropRule()
     img = np.zeros((400, 500), np.uint8)
     cv2.circle(img, (260, 180), 3, 255, -1)
+    # the second box is large enough for the pyramid path
     for box in ([200, 120, 120, 120], [100, 20, 330, 330], [-40, -40, 100, 100]):
-        c, m = crop(img, box, rule)
+        c, m = crop(img, box, rule, angle)
         assert c.shape == (96, 96)
         p = to_crop([[260, 180]], m)
         assert np.allclose(to_image(p, m), [[260, 180]])
@@ -78,6 +80,18 @@ def test_crop_affine_round_trip():
         if 3 < x < 92 and 3 < y < 92:   # the dot is where the affine says
             yy, xx = np.unravel_index(np.argmax(cv2.GaussianBlur(c, (5, 5), 0)), c.shape)
             assert abs(xx - x) <= 1.5 and abs(yy - y) <= 1.5
+
+
+def test_turned_crop_puts_the_eyes_level():
+    from tracker.crop import roll
+    from tracker.demo import GRACE_HOPPER_KEYPOINTS as upright
+
+    turn = cv2.getRotationMatrix2D((250.0, 200.0), 25.0, 1.0)   # rolls the face by -25 degrees
+    k = upright @ turn[:, :2].T + turn[:, 2]
+    assert np.degrees(roll(k)) == pytest.approx(np.degrees(roll(upright)) - 25, abs=1e-6)
+    rule = CropRule()
+    _, m = crop(np.zeros((400, 500), np.uint8), rule.box_from_keypoints(k), rule, roll(k))
+    assert roll(to_crop(k, m)) == pytest.approx(0.0, abs=1e-9)
 
 
 def dots(points, size=96):

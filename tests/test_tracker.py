@@ -104,7 +104,8 @@ def test_images_mode(tmp_path, shipped_models):
 def test_still_face_keeps_its_crop(shipped_models):
     """Tracking a face that does not move: the crop stays the detector's, so the points do not drift.
 
-    Frames alternate the members' views, so the raw points repeat every second frame.
+    After the first frame the crop turns the face's roll upright, and the frames alternate the members'
+    views, so the raw points then repeat every second frame.
     """
     from tracker.facetracker import FaceTracker, TrackerOptions
 
@@ -113,10 +114,11 @@ def test_still_face_keeps_its_crop(shipped_models):
         faces = [t.process(frame)[0] for _ in range(12)]
     for i, f in enumerate(faces):   # before the hold followed the points, the box still moved 1 to 2 % a frame
         assert np.array_equal(f.box, faces[0].box)
-        assert np.array_equal(f.keypoints, faces[i % 2].keypoints)
-    assert not np.array_equal(faces[0].keypoints, faces[1].keypoints)
+        if i >= 3:
+            assert np.array_equal(f.keypoints, faces[i - 2].keypoints)
+    assert not np.array_equal(faces[1].keypoints, faces[2].keypoints)
     iod = np.linalg.norm(GRACE_HOPPER_KEYPOINTS[0] - GRACE_HOPPER_KEYPOINTS[1])
-    for f in faces[:2]:
+    for f in faces[:3]:
         assert np.linalg.norm(f.keypoints - GRACE_HOPPER_KEYPOINTS, axis=1).mean() / iod < 0.1
 
 

@@ -119,11 +119,12 @@ def run_stream(tracker, cap, sink, jsonl, window, total=None, fps_in=None, progr
 @click.option("--detect-every", default=DEFAULTS.detect_every,
               help="Video: frames between detector runs while tracking holds (a lost face is looked for at once).")
 @click.option("--no-smoothing", is_flag=True)
-@click.option("--no-refine", is_flag=True,
-              help="Images: one crop per face, not a second one framed by its points (half the model time).")
+@click.option("--refine", type=click.IntRange(0), default=DEFAULTS.refine, show_default=True,
+              help="Images: crops per face after the detector's, each framed and turned upright by the points "
+                   "so far (0: the detector's crop alone, a third of the model time).")
 @click.option("--show/--no-show", default=None, help="Window; default: on for --camera, off otherwise.")
 def main(camera, video, images, out, json_path, models_dir, detector, detector_model, threads, max_faces,
-         detect_every, no_smoothing, no_refine, show):
+         detect_every, no_smoothing, refine, show):
     chosen = [x is not None for x in (camera, video, images)]
     if sum(chosen) != 1:
         fail("give exactly one of --camera N, --video FILE, --images DIR_OR_GLOB")
@@ -131,7 +132,7 @@ def main(camera, video, images, out, json_path, models_dir, detector, detector_m
     options = TrackerOptions(models_dir=models_dir, mode="image" if images else "video", detector=detector,
                              detector_options={"model_path": detector_model} if detector == "mediapipe" else {},
                              max_faces=max_faces, threads=threads, detect_every=detect_every,
-                             smoothing=not no_smoothing, refine=not no_refine)
+                             smoothing=not no_smoothing, refine=refine)
     sink = jsonl = cap = window = None
     try:
         window = Window(show)

@@ -49,13 +49,19 @@ class CropRule:
         side = self.scale * max(w, h)
         return x + w / 2.0, y + h / 2.0 + self.shift_y * h, side
 
-    def matrix(self, box):
-        """2x3 affine taking image coordinates to crop coordinates."""
+    def matrix(self, box, angle=0.0):
+        """2x3 affine taking image coordinates to crop coordinates.
+
+        `angle` (radians) is the face's roll (see roll()): the crop turns it upright about the
+        square's centre, as MediaPipe turns its landmark crops.
+        """
         cx, cy, side = self.square(box)
         s = self.size / side
+        c, n = s * np.cos(angle), s * np.sin(angle)
         # crop pixel u covers image [cx - side/2 + u/s, ...]; centres at +0.5
-        return np.array([[s, 0.0, (side / 2.0 - cx) * s - 0.5],
-                         [0.0, s, (side / 2.0 - cy) * s - 0.5]], dtype=np.float64)
+        h = self.size / 2.0 - 0.5
+        return np.array([[c, n, h - c * cx - n * cy],
+                         [-n, c, h + n * cx - c * cy]], dtype=np.float64)
 
     def box_from_keypoints(self, points):
         """A detector-like (x, y, w, h) box for a face with these (15, 2) keypoints.
@@ -77,20 +83,32 @@ ANCHORS = [INDEX[n] for n in ("left_eye_center", "right_eye_center", "nose_tip",
                               "mouth_center_bottom_lip")]
 
 
-def crop(gray, box, rule=CropRule()):
+EYES = [INDEX["left_eye_center"], INDEX["right_eye_center"]]
+
+
+def roll(points, limit=np.pi / 4):
+    """The face's roll in radians from its (15, 2) keypoints: the angle of the line from the right eye
+    centre to the left (the subject's), clipped to +-45 degrees (the Haar cascade finds no face rolled
+    further, so beyond that the points are wrong)."""
+    d = points[EYES[0]] - points[EYES[1]]
+    return float(np.clip(np.arctan2(d[1], d[0]), -limit, limit))
+
+
+def crop(gray, box, rule=CropRule(), angle=0.0):
     """96x96 uint8 crop of a grayscale image and the image->crop affine.
 
     Large faces are first halved with a Gaussian pyramid on the region alone,
     so the bilinear warp never shrinks by more than 2 (no aliasing).
     """
-    m = rule.matrix(box)
-    s = m[0, 0]
+    m = rule.matrix(box, angle)
     cx, cy, side = rule.square(box)
+    s = rule.size / side
+    half = side / 2.0 * (abs(np.cos(angle)) + abs(np.sin(angle)))   # of the turned square's bounds
     h, w = gray.shape[:2]
-    x0 = int(max(0, np.floor(cx - side / 2.0) - 2))
-    y0 = int(max(0, np.floor(cy - side / 2.0) - 2))
-    x1 = int(min(w, np.ceil(cx + side / 2.0) + 3))
-    y1 = int(min(h, np.ceil(cy + side / 2.0) + 3))
+    x0 = int(max(0, np.floor(cx - half) - 2))
+    y0 = int(max(0, np.floor(cy - half) - 2))
+    x1 = int(min(w, np.ceil(cx + half) + 3))
+    y1 = int(min(h, np.ceil(cy + half) + 3))
     if x1 <= x0 or y1 <= y0:  # box wholly outside the image
         x0, y0, x1, y1 = 0, 0, w, h
     region = gray[y0:y1, x0:x1]
@@ -98,10 +116,8 @@ def crop(gray, box, rule=CropRule()):
     while s * 2 ** level < 0.5 and min(region.shape[:2]) >= 4:
         region = cv2.pyrDown(region)
         level += 1
-    # image x = x0 + 2**level * region x
-    k = 2 ** level
-    mr = np.array([[s * k, 0.0, m[0, 2] + s * x0],
-                   [0.0, s * k, m[1, 2] + s * y0]])
+    # image point = (x0, y0) + 2**level * region point
+    mr = np.hstack([m[:, :2] * 2 ** level, m[:, :2] @ [[x0], [y0]] + m[:, 2:]])
     out = cv2.warpAffine(region, mr, (rule.size, rule.size), flags=cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_REPLICATE)
     return out, m

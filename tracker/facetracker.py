@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .crop import CropRule, crop, to_image
+from .crop import CropRule, crop, roll, to_image
 from .detectors import make_detector
 from .ensemble import Keypoints15
 from .keypoints import NAMES
@@ -32,9 +32,10 @@ class TrackerOptions:
     mode: str = "video"                 # "image" | "video"
     detector: str = "haar"              # a name in tracker.detectors.DETECTORS
     detector_options: dict = field(default_factory=dict)
-    # image: each face cropped a second time, framed by its points as tracking frames it and mirrored
-    # (members that alternate views then see the other), the two answers averaged (2x the model time)
-    refine: bool = True
+    # image: each face cropped this many times more, each crop framed by the points so far as tracking
+    # frames it, turned upright, and mirrored on every second one (members that alternate views then see
+    # the other); all answers averaged ((1 + refine)x the model time)
+    refine: int = 2
     max_faces: int = 4
     threads: int = 1
     # video: frames between detector runs while tracking holds. The detector costs 4x a frame's
@@ -46,7 +47,8 @@ class TrackerOptions:
     # crossed 2 % often enough to cost 12 % more crops on the demo clip
     recrop_shift: float = 0.04
     # video: a tracked face's crop stays put (the detector's box, or the last one the points placed)
-    # until its points say the face moved or grew by more than this (box sides). Cropping a still face
+    # until its points say the face moved or grew by more than this (box sides), and keeps its turn
+    # until the face turned by twice this (radians). Cropping a still face
     # where the last points say carries their error into the next frame's points, and the crop drifts.
     # Kept under recrop_shift, or a slow face is cropped twice
     hold: float = 0.025
@@ -79,6 +81,8 @@ class _Track:
     # the box the points placed when `box` was last set: `box` itself, or for a detector's box
     # (framed otherwise) the box its first points placed; None until then
     key_box: np.ndarray = None
+    angle: float = 0.0                   # radians: the crop turns the face's roll, as its points had it, upright
+    last_roll: float = None              # the roll of the last frame's points (the other view)
 
 
 def iou(a, b):
@@ -153,11 +157,12 @@ class FaceTracker:
         out = sorted(out, key=lambda i: -boxes[i][2] * boxes[i][3])[: self.options.max_faces]
         return boxes[out], scores[out]
 
-    def _infer(self, gray, boxes, mirrored=False):
+    def _infer(self, gray, boxes, mirrored=False, angles=None):
         if len(boxes) == 0:
             return np.zeros((0, len(NAMES), 2))
         t0 = time.perf_counter()
-        crops, mats = zip(*(crop(gray, b, self.rule) for b in boxes))
+        angles = np.zeros(len(boxes)) if angles is None else angles
+        crops, mats = zip(*(crop(gray, b, self.rule, a) for b, a in zip(boxes, angles)))
         self.crops += len(crops)
         t1 = time.perf_counter()
         pts = self.models(np.stack(crops), mirrored)
@@ -167,9 +172,11 @@ class FaceTracker:
 
     def _image(self, gray, frame):
         boxes, scores = self._detect(gray, frame)
-        pts = self._infer(gray, boxes)
-        if self.options.refine and len(boxes):
-            pts = (pts + self._infer(gray, [self.rule.box_from_keypoints(p) for p in pts], mirrored=True)) / 2
+        pts = total = self._infer(gray, boxes)
+        for k in range(1, self.options.refine + 1):
+            total = total + self._infer(gray, [self.rule.box_from_keypoints(p) for p in pts], mirrored=k % 2 == 1,
+                                        angles=[roll(p) for p in pts])
+            pts = total / (k + 1)
         return [Face(b, p, float(s)) for b, p, s in zip(boxes, pts, scores)]
 
     def _video(self, gray, frame, t):
@@ -189,7 +196,7 @@ class FaceTracker:
         crop_boxes = [tr.box + v for tr, v in zip(self.tracks, step)]
         # each frame shows the members the other view, and the smoothing averages the two
         mirrored = bool(self.frame_index % 2)
-        pts = self._infer(gray, crop_boxes, mirrored)
+        pts = self._infer(gray, crop_boxes, mirrored, [tr.angle for tr in self.tracks])
         new_boxes = [self.rule.box_from_keypoints(p) for p in pts]
         for tr, new_box, f in zip(self.tracks, new_boxes, fresh):
             if f:   # the detector's box is framed unlike the points': where they place it is its key
@@ -202,7 +209,8 @@ class FaceTracker:
         # a face that moved further than the training shifts reach has its points pulled towards
         # the crop's middle: look again, in one batch, where they say it is
         again = [i for i in range(len(pts)) if o.recrop_shift < shift(i) < 0.5]
-        for i, p in zip(again, self._infer(gray, [new_boxes[i] for i in again], mirrored)):
+        for i, p in zip(again, self._infer(gray, [new_boxes[i] for i in again], mirrored,
+                                           [self.tracks[i].angle for i in again])):
             crop_boxes[i], key_boxes[i], pts[i] = new_boxes[i], new_boxes[i], p
             new_boxes[i] = self.rule.box_from_keypoints(p)
         h, w = gray.shape[:2]
@@ -223,6 +231,14 @@ class FaceTracker:
                 tr.box = tr.key_box = new_box
             elif not fresh[i]:   # held (see TrackerOptions.hold); a detection keeps the speed measured before
                 tr.velocity = np.zeros(2)
+            # the crop turns about its centre, the box staying put, when the face turned further than moves
+            # the middles of its sides by `hold`; the roll of this frame's and the last frame's points,
+            # which average both views (the smoothed points lag a turning face by several frames)
+            this_roll = roll(p)
+            angle = this_roll if tr.last_roll is None else (this_roll + tr.last_roll) / 2
+            tr.last_roll = this_roll
+            if abs(angle - tr.angle) / 2 >= o.hold:
+                tr.angle = angle
             alive.append(tr)
         if len(alive) < len(self.tracks):
             self._redetect = True   # a face was lost: look again on the next frame

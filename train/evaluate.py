@@ -133,20 +133,21 @@ def selected_persons(models_dir, which):
 @click.option("--detector-model", default=None)
 @click.option("--mode", type=click.Choice(["image", "video"]), default="image",
               help="image: detect every photo; video: track each photo as a still clip of --repeat frames.")
-@click.option("--no-refine", is_flag=True, help="Image mode: one crop per face (TrackerOptions.refine).")
+@click.option("--refine", type=click.IntRange(0), default=TrackerOptions.refine,
+              help="Image mode: crops per face after the detector's (TrackerOptions.refine); 0 for one crop.")
 @click.option("--repeat", default=10, help="Video mode: frames of each still clip; the last is scored.")
 @click.option("--limit", type=int, default=None, help="Only the first N faces (after the person filter).")
 @click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write the figures as JSON.")
 @click.option("--montage", "montage_path", type=click.Path(dir_okay=False), default=None,
               help="PNG of the worst faces, truth green, prediction red.")
-def main(data_path, models_dir, persons, detector, detector_model, mode, no_refine, repeat, limit, report, montage_path):
+def main(data_path, models_dir, persons, detector, detector_model, mode, refine, repeat, limit, report, montage_path):
     try:
         if not os.path.exists(data_path):
             raise click.ClickException(f"{data_path}: no such file or folder")
         keep = selected_persons(models_dir, persons) if os.path.isdir(data_path) else None
         if mode == "video" and repeat < 1:
             raise click.ClickException("--repeat must be at least 1")
-        opts = TrackerOptions(models_dir=models_dir, mode=mode, detector=detector, max_faces=8, refine=not no_refine,
+        opts = TrackerOptions(models_dir=models_dir, mode=mode, detector=detector, max_faces=8, refine=refine,
                               detector_options={"model_path": detector_model} if detector == "mediapipe" else {})
         items = frames_of(data_path)
         if keep is not None:
@@ -165,7 +166,7 @@ def main(data_path, models_dir, persons, detector, detector_model, mode, no_refi
         raise click.ClickException("no face was found")
     res = summarize(errors, len(items), missed)
     res.update({"data": os.path.abspath(data_path), "persons": persons, "detector": detector, "mode": mode,
-                "refine": mode == "image" and not no_refine,
+                "refine": refine if mode == "image" else 0,
                 "repeat": repeat if mode == "video" else 1,
                 "models": os.path.abspath(models_dir), "ms_per_frame": round(1000 * secs / len(items), 2)})
     how = f", tracked over {repeat} still frames" if mode == "video" else ""

@@ -95,7 +95,7 @@ def main():
     keep = selected_persons(a.models, "val")
     items = [it for it in frames_of(a.data) if it[1] in keep]
     e2e = score(items, models_dir=a.models, mode="image")
-    one_crop = score(items, models_dir=a.models, mode="image", refine=False)
+    one_crop = score(items, models_dir=a.models, mode="image", refine=0)
     tracked = score(items, repeat=10, models_dir=a.models, mode="video")
 
     subset_rows, member_rows = [], []
@@ -182,12 +182,13 @@ Latency: one face (batch 1), one LiteRT thread (XNNPACK), median of 300 invokes.
 
 ## End to end on full frames (`fkd-eval --data {a.data}`)
 The tracker's own Haar detector on the full frames of the held-out persons, never the true box, in
-image mode (each face cropped from the detector's box, then again from a box its points place, mirrored,
-and the two answers averaged): Kaggle-scale RMSE **{e2e['kaggle_rmse']:.3f}**, faces missed {e2e['missed']} of {e2e['faces']}
-({100 * e2e['missed_share']:.1f} %). With the first crop alone (`--no-refine`, half the
+image mode (each face cropped from the detector's box, then twice more from the box the points so far
+place, turned upright by their roll, the first of the two mirrored; the three answers averaged):
+Kaggle-scale RMSE **{e2e['kaggle_rmse']:.3f}**, faces missed {e2e['missed']} of {e2e['faces']}
+({100 * e2e['missed_share']:.1f} %). With the first crop alone (`--refine 0`, a third of the
 model time): {one_crop['kaggle_rmse']:.3f}. Tracked in video mode, each photo shown as a still clip of 10
-frames and the last one scored (`fkd-eval --mode video --repeat 10`: the tracker's own points frame
-every crop after the first): {tracked['kaggle_rmse']:.3f}, missed {tracked['missed']}. Mean signed error (x, y), Kaggle-scale: {e2e['mean_error_kaggle'][0]:+.3f},
+frames and the last one scored (`fkd-eval --mode video --repeat 10`): {tracked['kaggle_rmse']:.3f},
+missed {tracked['missed']}. Mean signed error (x, y), Kaggle-scale: {e2e['mean_error_kaggle'][0]:+.3f},
 {e2e['mean_error_kaggle'][1]:+.3f} (labels read 1-based, as `train/data.py` says; members trained on them read
 as 0-based had learned the offset in y but not in x, which the mirror augmentation flips).
 
