@@ -205,7 +205,7 @@ full frames in, each system's own face detector. Kaggle-scale RMSE (errors scale
 
 | system | Kaggle-scale RMSE | faces missed |
 | --- | --- | --- |
-| fkd ({os.path.relpath(a.models, ROOT)}), image mode: two crops per face | {ours['kaggle_rmse']:.3f} | {100 * ours['missed_share']:.1f} % |
+| fkd ({os.path.relpath(a.models, ROOT)}), image mode: three crops per face, the last two turned upright (`refine=2`) | {ours['kaggle_rmse']:.3f} | {100 * ours['missed_share']:.1f} % |
 | fkd, image mode, one crop per face (`refine=0`) | {ours_one_crop['kaggle_rmse']:.3f} | {100 * ours_one_crop['missed_share']:.1f} % |
 | fkd, video mode as timed above: each photo tracked as a still clip of 10 frames, the last scored | {ours_tracked['kaggle_rmse']:.3f} | {100 * ours_tracked['missed_share']:.1f} % |
 | MediaPipe FaceLandmarker, best vertex per keypoint (fitted on {len(fit_items)} training-person frames) | {mp_best['kaggle_rmse']:.3f} | {100 * mp_best['missed_share']:.1f} % |
