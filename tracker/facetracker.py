@@ -1,11 +1,11 @@
 """The facade: `FaceTracker(TrackerOptions(...)).process(frame)` -> faces with 15 keypoints.
 
 Two modes, as in MediaPipe Tasks: "image" treats every frame on its own
-(detect, crop, infer, and again on a mirrored crop framed by those points);
-"video" follows faces between detections by cropping around the points of the
-previous frame once the face moves, shows the members alternate views from
-frame to frame, re-detects every `detect_every` frames or when a face is lost,
-and smooths points over time.
+(detect, crop, infer, and crop again where those points place the face, turned
+upright by its roll); "video" follows faces between detections by cropping
+around the points of the previous frame once the face moves or turns, shows the
+members alternate views from frame to frame, re-detects every `detect_every`
+frames or when a face is lost, and smooths points over time.
 """
 
 import os
@@ -43,14 +43,14 @@ class TrackerOptions:
     # within a second, and a lost face is looked for on the next frame.
     detect_every: int = 30
     # video: crop again where the points say when they moved the face further than this (box sides)
-    # within its crop: with each frame's members seeing the other view, the views' disagreement alone
-    # crossed 2 % often enough to cost 12 % more crops on the demo clip
+    # within its crop. With frames alternating views, the views' disagreement alone crossed 2 % often,
+    # and each crossing costs a second crop (`benchmarks/bench_pipeline.py` counts crops a frame)
     recrop_shift: float = 0.04
     # video: a tracked face's crop stays put (the detector's box, or the last one the points placed)
     # until its points say the face moved or grew by more than this (box sides), and keeps its turn
-    # until the face turned by twice this (radians). Cropping a still face
-    # where the last points say carries their error into the next frame's points, and the crop drifts.
-    # Kept under recrop_shift, or a slow face is cropped twice
+    # until they say the face turned by twice this (radians). Cropping a still face where the last
+    # points say carries their error into the next frame's points, and the crop drifts. Kept under
+    # recrop_shift, or a slow face is cropped twice
     hold: float = 0.025
     smoothing: bool = True              # video: One Euro filter on the points
     min_cutoff: float = 1.0
