@@ -121,7 +121,7 @@ def run_stream(tracker, cap, sink, jsonl, window, total=None, fps_in=None, progr
 @click.option("--no-smoothing", is_flag=True)
 @click.option("--refine", type=click.IntRange(0), default=DEFAULTS.refine, show_default=True,
               help="Images: crops per face after the detector's, each framed and turned upright by the points "
-                   "so far (0: the detector's crop alone, a third of the model time).")
+                   "so far (0: the detector's crop alone, a third of the default's model time).")
 @click.option("--show/--no-show", default=None, help="Window; default: on for --camera, off otherwise.")
 def main(camera, video, images, out, json_path, models_dir, detector, detector_model, threads, max_faces,
          detect_every, no_smoothing, refine, show):
