@@ -223,14 +223,14 @@ def load_landmark_folder(root, rule=CropRule(), detector=None, cache_dir=None, t
     else:
         boxes = detect_faces(root, names, k15, detector)
     detected = ~np.isnan(boxes[:, 0])
-    again = np.flatnonzero(detected) if tracker_crops else np.zeros(0, int)   # a stand-in is a keypoint box
-    first, second = [], []
+    first, second, again = [], [], []   # again: the photos that gave a second crop
     for i, name in enumerate(names):
         gray = cv2.imread(os.path.join(root, "images", name), cv2.IMREAD_GRAYSCALE)
-        framings = [boxes[i] if detected[i] else rule.box_from_keypoints(k15[i])]
-        if tracker_crops and detected[i]:
-            framings.append(rule.box_from_keypoints(k15[i]))
-        for out, box in zip((first, second), framings):
+        framings = [(first, boxes[i] if detected[i] else rule.box_from_keypoints(k15[i]))]
+        if tracker_crops and detected[i]:   # a stand-in is a keypoint box already
+            again.append(i)
+            framings.append((second, rule.box_from_keypoints(k15[i])))
+        for out, box in framings:
             image, m = crop(gray, box, rule)
             out.append((image, to_crop(k15[i], m)))
     if cache and not os.path.isfile(cache):
