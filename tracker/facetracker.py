@@ -20,6 +20,8 @@ from .crop import CropRule, crop, roll, to_image
 from .detectors import make_detector
 from .ensemble import Keypoints15
 from .keypoints import NAMES
+from .manifest import ModelError
+from .shape import ShapeCorrection
 from .smoothing import OneEuro
 
 DEFAULT_MODELS = os.environ.get("FKD_MODELS") or os.path.join(
@@ -52,6 +54,9 @@ class TrackerOptions:
     # points say carries their error into the next frame's points, and the crop drifts. Kept under
     # recrop_shift, or a slow face is cropped twice
     hold: float = 0.025
+    # the models' quadratic shape correction (tracker.shape), where their manifest has one; off, for
+    # fitting it and for measuring what it buys
+    shape_correction: bool = True
     smoothing: bool = True              # video: One Euro filter on the points
     min_cutoff: float = 1.0
     beta: float = 0.3                   # One Euro speed coefficient: lower lags a fast-moving face
@@ -116,6 +121,14 @@ class FaceTracker:
             raise ValueError(f"mode must be 'image' or 'video', not {o.mode!r}")
         self.models = Keypoints15(o.models_dir, threads=o.threads)
         self.rule = CropRule.from_dict(self.models.manifest["crop_rule"])
+        self.correct = lambda points: points
+        entry = self.models.manifest.get("shape_correction")
+        if o.shape_correction and entry:
+            path = os.path.join(o.models_dir, entry["file"])
+            try:
+                self.correct = ShapeCorrection.load(path)
+            except (OSError, KeyError, ValueError) as e:
+                raise ModelError(f"{path}: unreadable shape correction ({e})") from None
         self.detector = make_detector(o.detector, **o.detector_options)
         self.tracks, self.frame_index, self._next_id, self._redetect = [], 0, 0, False
         self.stage_s = defaultdict(float)   # seconds spent per stage, for benchmarks
@@ -177,7 +190,7 @@ class FaceTracker:
             total = total + self._infer(gray, [self.rule.box_from_keypoints(p) for p in pts], mirrored=k % 2 == 1,
                                         angles=[roll(p) for p in pts])
             pts = total / (k + 1)
-        return [Face(b, p, float(s)) for b, p, s in zip(boxes, pts, scores)]
+        return [Face(b, p, float(s)) for b, p, s in zip(boxes, self.correct(pts), scores)]
 
     def _video(self, gray, frame, t):
         o = self.options
@@ -215,15 +228,17 @@ class FaceTracker:
             new_boxes[i] = self.rule.box_from_keypoints(p)
         h, w = gray.shape[:2]
         alive, faces = [], []
+        # the corrected points are shown; the models' own frame the crops, as the crop rule was fitted on them
+        corrected = self.correct(pts)
         for i, (tr, box, key_box, p, new_box) in enumerate(zip(self.tracks, crop_boxes, key_boxes, pts, new_boxes)):
             side_ratio = new_box[2] / key_box[2]
             cx, cy = centre(new_box)
             if not (0.6 < side_ratio < 1.6 and shift(i) < 0.5 and 0 <= cx < w and 0 <= cy < h):
                 continue   # lost: the points no longer describe a face where we looked
-            shown = p
+            shown = corrected[i]
             if o.smoothing:
                 tr.filter = tr.filter or OneEuro(o.min_cutoff, o.beta)
-                shown = tr.filter(p, t).astype(np.float32)
+                shown = tr.filter(shown, t).astype(np.float32)
             faces.append(Face(box, shown, tr.score, tr.track_id))
             if moved(new_box, tr.key_box) >= o.hold or i in again:
                 # of the centre: a box that grows or shrinks moves its corner while the face stays put

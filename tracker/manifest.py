@@ -35,6 +35,16 @@ def load_manifest(models_dir, must_exist=True):
     return m
 
 
+def write_json(path, obj):
+    """Written whole or not at all: a reader never sees half a manifest or run state."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 def check(m, path="manifest"):
     def need(cond, what):
         if not cond:
@@ -48,6 +58,9 @@ def check(m, path="manifest"):
     out = m.get("output", {}).get("to_crop_px", {})
     need(isinstance(out.get("multiply"), (int, float)) and isinstance(out.get("add"), (int, float)),
          "no output.to_crop_px {multiply, add}")
+    shape = m.get("shape_correction")
+    need(shape is None or isinstance(shape, dict) and isinstance(shape.get("file"), str),
+         "shape_correction names no file")
     for name, s in m["subsets"].items():
         need(name in SUBSETS, f"unknown subset {name!r}")
         need(list(s.get("keypoints", [])) == list(SUBSETS[name]), f"{name}: keypoints differ from fkd's table")

@@ -42,14 +42,17 @@ def frames_of(data_path):
             yield name, None, cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), k
 
 
-def evaluate(tracker, items, max_miss_iod=0.5, repeat=1):
+def evaluate(tracker, items, max_miss_iod=0.5, repeat=1, quiet=None):
     """Scaled errors (n, 15, 2) of found faces, the names of those missed, and seconds per frame.
 
     `repeat` > 1 shows each photo as a still clip of that many frames to a video-mode tracker and
     scores the last: the detector frames the first, the tracker's own points frame the rest.
+    `quiet` is tqdm's `disable`: None shows a progress bar on a terminal only.
     """
+    from tqdm import tqdm
+
     errors, names, missed, t_total = [], [], [], 0.0
-    for name, _, frame, truth in items:
+    for name, _, frame, truth in tqdm(items, unit="face", disable=quiet, leave=False):
         tracker.reset()
         t0 = time.perf_counter()
         for _ in range(repeat):
@@ -124,6 +127,17 @@ def selected_persons(models_dir, which):
     return val if which == "val" else ("not", val)
 
 
+def items_of(data_path, models_dir, persons):
+    """`frames_of()` items of the persons that `selected_persons()` names (all of a Kaggle CSV)."""
+    items = frames_of(data_path)
+    keep = selected_persons(models_dir, persons) if os.path.isdir(data_path) else None
+    if isinstance(keep, tuple):
+        return (it for it in items if it[1] not in keep[1])
+    if keep is not None:
+        return (it for it in items if it[1] in keep)
+    return items
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.option("--data", "data_path", required=True, help="68-landmark folder or Kaggle CSV.")
 @click.option("--models", "models_dir", default=DEFAULT_MODELS)
@@ -136,25 +150,23 @@ def selected_persons(models_dir, which):
 @click.option("--refine", type=click.IntRange(0), default=TrackerOptions.refine,
               help="Image mode: crops per face after the detector's (TrackerOptions.refine); 0 for one crop.")
 @click.option("--repeat", default=10, help="Video mode: frames of each still clip; the last is scored.")
+@click.option("--shape-correction/--no-shape-correction", default=True,
+              help="Apply the models' shape correction (tracker.shape), where they have one.")
 @click.option("--limit", type=int, default=None, help="Only the first N faces (after the person filter).")
 @click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write the figures as JSON.")
 @click.option("--montage", "montage_path", type=click.Path(dir_okay=False), default=None,
               help="PNG of the worst faces, truth green, prediction red.")
-def main(data_path, models_dir, persons, detector, detector_model, mode, refine, repeat, limit, report, montage_path):
+def main(data_path, models_dir, persons, detector, detector_model, mode, refine, repeat, shape_correction, limit, report,
+         montage_path):
     try:
         if not os.path.exists(data_path):
             raise click.ClickException(f"{data_path}: no such file or folder")
-        keep = selected_persons(models_dir, persons) if os.path.isdir(data_path) else None
         if mode == "video" and repeat < 1:
             raise click.ClickException("--repeat must be at least 1")
         opts = TrackerOptions(models_dir=models_dir, mode=mode, detector=detector, max_faces=8, refine=refine,
+                              shape_correction=shape_correction,
                               detector_options={"model_path": detector_model} if detector == "mediapipe" else {})
-        items = frames_of(data_path)
-        if keep is not None:
-            if isinstance(keep, tuple):
-                items = (it for it in items if it[1] not in keep[1])
-            else:
-                items = (it for it in items if it[1] in keep)
+        items = items_of(data_path, models_dir, persons)
         if limit:
             items = (it for i, it in zip(range(limit), items))
         items = list(items)
@@ -166,7 +178,7 @@ def main(data_path, models_dir, persons, detector, detector_model, mode, refine,
         raise click.ClickException("no face was found")
     res = summarize(errors, len(items), missed)
     res.update({"data": os.path.abspath(data_path), "persons": persons, "detector": detector, "mode": mode,
-                "refine": refine if mode == "image" else 0,
+                "refine": refine if mode == "image" else 0, "shape_correction": shape_correction,
                 "repeat": repeat if mode == "video" else 1,
                 "models": os.path.abspath(models_dir), "ms_per_frame": round(1000 * secs / len(items), 2)})
     how = f", tracked over {repeat} still frames" if mode == "video" else ""

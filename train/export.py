@@ -14,8 +14,8 @@ import keras
 
 from tracker.ensemble import mirror_plan
 from tracker.keypoints import SUBSETS, flip_permutation
-from tracker.manifest import MANIFEST, FORMAT_VERSION, load_manifest
-from .fit import rmse, write_json
+from tracker.manifest import MANIFEST, FORMAT_VERSION, load_manifest, write_json
+from .fit import rmse
 from .model import HALF
 
 SUBSETS_BY_SIZE = {len(v): v for v in SUBSETS.values()}
@@ -120,6 +120,10 @@ def export_subset(out_dir, subset, models, float_rmse, val_images, val_kp, train
         manifest = load_manifest(out_dir, must_exist=False) or {
             "format_version": FORMAT_VERSION, "subsets": {}}
         manifest["format_version"] = FORMAT_VERSION
+        # a shape correction was fitted on the answers of the members this export replaces
+        stale = manifest.pop("shape_correction", None)
+        if stale and os.path.isfile(os.path.join(out_dir, stale["file"])):
+            os.remove(os.path.join(out_dir, stale["file"]))
         manifest["crop_rule"] = crop_rule.to_dict()
         manifest["input"] = {"shape": [crop_rule.size, crop_rule.size, 1], "color": "gray",
                              "scale": "pixel / 255 (int8 files: the input tensor's quantization)"}

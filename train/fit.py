@@ -23,17 +23,9 @@ import keras
 import numpy as np
 
 from tracker.keypoints import SUBSETS
+from tracker.manifest import write_json
 from .augment import AugmentConfig, augment
 from .model import HALF, build, masked_mse
-
-
-def write_json(path, obj):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def to_targets(keypoints):

@@ -97,6 +97,17 @@ def main():
     e2e = score(items, models_dir=a.models, mode="image")
     one_crop = score(items, models_dir=a.models, mode="image", refine=0)
     tracked = score(items, repeat=10, models_dir=a.models, mode="video")
+    shape = m.get("shape_correction")
+    if shape:
+        raw = score(items, models_dir=a.models, mode="image", shape_correction=False)
+        cv = shape["cross_validated_kaggle_rmse"]
+        shape_note = (f"All three figures include the quadratic shape correction (`tracker.shape`), fitted by "
+                      f"`python -m train.shape_fit` on the answers for {shape['fitted_on']['faces']} faces of the "
+                      f"training persons ({shape['components']} principal components, ridge {shape['ridge']}; on "
+                      f"its {cv['folds']} held-out folds {cv['before']:.3f} -> {cv['after']:.3f}); image mode "
+                      f"without it (`--no-shape-correction`): {raw['kaggle_rmse']:.3f}.")
+    else:
+        shape_note = "These models have no shape correction (`python -m train.shape_fit` fits one)."
 
     subset_rows, member_rows = [], []
     for name, sub in m["subsets"].items():
@@ -188,7 +199,7 @@ Kaggle-scale RMSE **{e2e['kaggle_rmse']:.3f}**, faces missed {e2e['missed']} of 
 ({100 * e2e['missed_share']:.1f} %). With the first crop alone (`--refine 0`, a third of the
 model time): {one_crop['kaggle_rmse']:.3f}. Tracked in video mode, each photo shown as a still clip of 10
 frames and the last one scored (`fkd-eval --mode video --repeat 10`): {tracked['kaggle_rmse']:.3f},
-missed {tracked['missed']}. Mean signed error (x, y), Kaggle-scale: {e2e['mean_error_kaggle'][0]:+.3f},
+missed {tracked['missed']}. {shape_note} Mean signed error (x, y), Kaggle-scale: {e2e['mean_error_kaggle'][0]:+.3f},
 {e2e['mean_error_kaggle'][1]:+.3f} (labels read 1-based, as `train/data.py` says; members trained on them read
 as 0-based had learned the offset in y but not in x, which the mirror augmentation flips).
 
