@@ -103,7 +103,8 @@ def main():
         cv = shape["cross_validated_kaggle_rmse"]
         shape_note = (f"All three figures include the quadratic shape correction (`tracker.shape`), fitted by "
                       f"`python -m train.shape_fit` on the answers for {shape['fitted_on']['faces']} faces of the "
-                      f"training persons ({shape['components']} principal components, ridge {shape['ridge']}; on "
+                      f"training persons, their photos shown at sizes "
+                      f"{', '.join(f'{v:g}' for v in shape['fitted_on'].get('scales', [1]))} ({shape['components']} principal components, ridge {shape['ridge']}; on "
                       f"its {cv['folds']} held-out folds {cv['before']:.3f} -> {cv['after']:.3f}); image mode "
                       f"without it (`--no-shape-correction`): {raw['kaggle_rmse']:.3f}.")
     else:
