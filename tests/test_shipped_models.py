@@ -8,7 +8,7 @@ import numpy as np
 from conftest import demo_kaggle_csv, need_shared
 from tracker.keypoints import NAMES
 from tracker.manifest import load_manifest
-from train.evaluate import frames_of, score, selected_persons
+from train.evaluate import items_of, score
 
 # Measured with `fkd-eval --data ../shared/data/youtube-faces-68` on all held-out persons (models/MODEL_CARD.md):
 # 1.95, 0.4 % missed. The slice below, every 4th held-out frame, measures 1.86 with 2 of 122 missed, and
@@ -47,8 +47,7 @@ def test_mirrored_call_shows_each_member_the_other_view(shipped_models, tmp_path
 
 def test_accuracy_on_held_out_persons(shipped_models):
     root = need_shared("data/youtube-faces-68")
-    val = selected_persons(shipped_models, "val")
-    items = [it for it in frames_of(root) if it[1] in val][::4]
+    items = list(items_of(root, shipped_models, "val"))[::4]
     assert len(items) > 80
     res = score(items, models_dir=shipped_models, mode="image")
     print(f"slice: Kaggle-scale RMSE {res['kaggle_rmse']:.3f}, missed {res['missed']} of {res['faces']}")
@@ -63,8 +62,7 @@ def test_tracking_held_out_faces_stays_accurate(shipped_models):
     accuracy frame by frame (before a still face kept the detector's crop, the crop drifted: at commit be38616
     the held-out frames scored 2.242 on one crop and 2.370 after 10 frames)."""
     root = need_shared("data/youtube-faces-68")
-    val = selected_persons(shipped_models, "val")
-    items = [it for it in frames_of(root) if it[1] in val][::4]
+    items = list(items_of(root, shipped_models, "val"))[::4]
     res = score(items, repeat=10, models_dir=shipped_models, mode="video")
     print(f"slice, tracked 10 still frames: Kaggle-scale RMSE {res['kaggle_rmse']:.3f}, "
           f"missed {res['missed']} of {res['faces']}")

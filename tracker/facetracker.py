@@ -5,7 +5,9 @@ Two modes, as in MediaPipe Tasks: "image" treats every frame on its own
 upright by its roll); "video" follows faces between detections by cropping
 around the points of the previous frame once the face moves or turns, shows the
 members alternate views from frame to frame, re-detects every `detect_every`
-frames or when a face is lost, and smooths points over time.
+frames or when a face is lost, and smooths points over time. In both, the models'
+shape correction (tracker.shape) then moves back the points the CNNs pulled
+towards the average face.
 """
 
 import os

@@ -18,7 +18,7 @@ from tracker.keypoints import NAMES, SUBSETS, subset_indices
 from tracker.manifest import MIRROR_MODES, load_manifest
 from .augment import AugmentConfig
 from .data import load, split
-from .evaluate import KAGGLE_IOD, frames_of, score, selected_persons
+from .evaluate import KAGGLE_IOD, items_of, score
 
 
 def latency_ms(path, n=300):
@@ -92,8 +92,7 @@ def main():
     rows_kp = "\n".join(f"| {n} | {p:.2f} | {k:.2f} |" for n, p, k in zip(NAMES, per_px, per_k))
 
     # end to end on full frames
-    keep = selected_persons(a.models, "val")
-    items = [it for it in frames_of(a.data) if it[1] in keep]
+    items = list(items_of(a.data, a.models, "val"))
     e2e = score(items, models_dir=a.models, mode="image")
     one_crop = score(items, models_dir=a.models, mode="image", refine=0)
     tracked = score(items, repeat=10, models_dir=a.models, mode="video")
@@ -152,7 +151,7 @@ where the manifest says `mirror: alternate`); the members are shipped beside it.
 {len(set(ds.persons))} people, 68 hand-placed landmarks turned into Kaggle's 15. Crops made with the
 tracker's own Haar detector and crop rule ({rec['data'].get('stand_in_boxes', 0)} faces the detector missed
 got a stand-in box from their landmarks){tracker_note}. Validation split by person: {len(set(val.names))} frames ({len(val)} crops) of
-{len(keep)} persons never seen in training (seed {seed}, {frac:.0%} of persons).
+{len({it[1] for it in items})} persons never seen in training (seed {seed}, {frac:.0%} of persons).
 
 ## Training settings
 Of the last `fkd-train` call (members trained earlier keep theirs: see "Member settings" below):
