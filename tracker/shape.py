@@ -18,7 +18,7 @@ def face_frame(points):
     """(origin (n, 2), axes (n, 2, 2) as rows x, y, scale (n,)) of (n, 15, 2) points."""
     origin = points.mean(axis=1)
     eye_line = points[:, LEFT_EYE] - points[:, RIGHT_EYE]
-    scale = np.maximum(np.linalg.norm(eye_line, axis=1), 1e-6)
+    scale = np.maximum(np.hypot(eye_line[:, 0], eye_line[:, 1]), 1e-6)
     x = eye_line / scale[:, None]
     axes = np.stack([x, np.stack([-x[:, 1], x[:, 0]], axis=1)], axis=1)
     return origin, axes, scale
@@ -37,12 +37,13 @@ def from_face(shape, frame):
 class ShapeCorrection:
     def __init__(self, mean, basis, z_limit, weights):
         self.mean, self.basis, self.z_limit, self.weights = mean, basis, z_limit, weights
+        self.pairs = np.triu_indices(len(basis))   # once: building it is most of a call's time
 
     def features(self, shape):
         """(n, 30) face-frame shapes -> (n, 31 + k (k + 1) / 2) regression inputs."""
         # components clipped to the training range: a quadratic must not run away on a shape it never saw
         z = np.clip((shape - self.mean) @ self.basis.T, -self.z_limit, self.z_limit)
-        i, j = np.triu_indices(len(self.basis))
+        i, j = self.pairs
         return np.concatenate([shape, np.ones((len(shape), 1)), z[:, i] * z[:, j]], axis=1)
 
     def __call__(self, points):
