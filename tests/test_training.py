@@ -163,15 +163,17 @@ def test_member_starts_from_another_run(tiny_models, tmp_path):
     src = os.path.join(work, "runs", "4pts", "seed0")
     common = ["--subset", "4pts", "--data", os.path.join(work, "train.csv"), "--workdir", str(tmp_path / "w"),
               "--out", str(tmp_path / "m"), "--members", "1", "--epochs", "1", "--batch-size", "16", "--quiet"]
-    # a shape correction fitted on the answers of the members an export replaces goes with them
+    # the stages fitted on the answers of the members an export replaces go with them
     os.makedirs(tmp_path / "m")
     manifest = json.load(open(os.path.join(work, "models", "manifest.json")))
-    manifest["shape_correction"] = {"file": "shape-correction.npz"}
+    stages = {"shape_correction": "shape-correction.npz", "descent_step": "descent-step.npz"}
+    for key, name in stages.items():
+        manifest[key] = {"file": name}
+        (tmp_path / "m" / name).write_bytes(b"stale")
     json.dump(manifest, open(tmp_path / "m" / "manifest.json", "w"))
-    (tmp_path / "m" / "shape-correction.npz").write_bytes(b"stale")
     fkd_train(*common, "--dense", "64", "--lr", "1e-9", "--init-from", src)
-    assert "shape_correction" not in load_manifest(str(tmp_path / "m"))
-    assert not os.path.exists(tmp_path / "m" / "shape-correction.npz")
+    assert not set(stages) & set(load_manifest(str(tmp_path / "m")))
+    assert not any(os.path.exists(tmp_path / "m" / name) for name in stages.values())
     state = json.load(open(tmp_path / "w" / "4pts" / "seed0" / "state.json"))
     before = json.load(open(os.path.join(src, "state.json")))
     assert state["settings"]["init_from"] == os.path.abspath(src)

@@ -7,7 +7,8 @@ around the points of the previous frame once the face moves or turns, shows the
 members alternate views from frame to frame, re-detects every `detect_every`
 frames or when a face is lost, and smooths points over time. In both, the models'
 shape correction (tracker.shape) then moves back the points the CNNs pulled
-towards the average face.
+towards the average face, and their descent step (tracker.descent) looks again
+around each point.
 """
 
 import os
@@ -19,6 +20,7 @@ import cv2
 import numpy as np
 
 from .crop import CropRule, crop, roll, to_image
+from .descent import DescentStep
 from .detectors import make_detector
 from .ensemble import Keypoints15
 from .keypoints import NAMES
@@ -59,6 +61,8 @@ class TrackerOptions:
     # the models' quadratic shape correction (tracker.shape), where their manifest has one; off, for
     # fitting it and for measuring what it buys
     shape_correction: bool = True
+    # then the models' descent step (tracker.descent), where they have one: HOG around each point
+    descent_step: bool = True
     smoothing: bool = True              # video: One Euro filter on the points
     min_cutoff: float = 1.0
     beta: float = 0.3                   # One Euro speed coefficient: lower lags a fast-moving face
@@ -123,14 +127,8 @@ class FaceTracker:
             raise ValueError(f"mode must be 'image' or 'video', not {o.mode!r}")
         self.models = Keypoints15(o.models_dir, threads=o.threads)
         self.rule = CropRule.from_dict(self.models.manifest["crop_rule"])
-        self.correct = lambda points: points
-        entry = self.models.manifest.get("shape_correction")
-        if o.shape_correction and entry:
-            path = os.path.join(o.models_dir, entry["file"])
-            try:
-                self.correct = ShapeCorrection.load(path)
-            except (OSError, KeyError, ValueError) as e:
-                raise ModelError(f"{path}: unreadable shape correction ({e})") from None
+        self.correction = self._load(o.shape_correction, "shape_correction", ShapeCorrection)
+        self.descent = self._load(o.descent_step, "descent_step", DescentStep)
         self.detector = make_detector(o.detector, **o.detector_options)
         self.tracks, self.frame_index, self._next_id, self._redetect = [], 0, 0, False
         self.stage_s = defaultdict(float)   # seconds spent per stage, for benchmarks
@@ -160,6 +158,17 @@ class FaceTracker:
         self.close()
 
     # -- internals -----------------------------------------------------------
+    def _load(self, wanted, key, cls):
+        """The manifest's `key` stage, or one that changes nothing."""
+        entry = self.models.manifest.get(key)
+        if not (wanted and entry):
+            return lambda *args: args[-1]
+        path = os.path.join(self.options.models_dir, entry["file"])
+        try:
+            return cls.load(path)
+        except (OSError, KeyError, ValueError) as e:
+            raise ModelError(f"{path}: unreadable {key.replace('_', ' ')} ({e})") from None
+
     def _detect(self, gray, frame):
         t0 = time.perf_counter()
         boxes, scores = self.detector(gray, frame if frame.ndim == 3 else None)
@@ -192,7 +201,7 @@ class FaceTracker:
             total = total + self._infer(gray, [self.rule.box_from_keypoints(p) for p in pts], mirrored=k % 2 == 1,
                                         angles=[roll(p) for p in pts])
             pts = total / (k + 1)
-        return [Face(b, p, float(s)) for b, p, s in zip(boxes, self.correct(pts), scores)]
+        return [Face(b, p, float(s)) for b, p, s in zip(boxes, self.descent(gray, self.correction(pts)), scores)]
 
     def _video(self, gray, frame, t):
         o = self.options
@@ -231,7 +240,7 @@ class FaceTracker:
         h, w = gray.shape[:2]
         alive, faces = [], []
         # the corrected points are shown; the models' own frame the crops, as the crop rule was fitted on them
-        corrected = self.correct(pts)
+        corrected = self.descent(gray, self.correction(pts))
         for i, (tr, box, key_box, p, new_box) in enumerate(zip(self.tracks, crop_boxes, key_boxes, pts, new_boxes)):
             side_ratio = new_box[2] / key_box[2]
             cx, cy = centre(new_box)

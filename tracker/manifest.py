@@ -58,9 +58,9 @@ def check(m, path="manifest"):
     out = m.get("output", {}).get("to_crop_px", {})
     need(isinstance(out.get("multiply"), (int, float)) and isinstance(out.get("add"), (int, float)),
          "no output.to_crop_px {multiply, add}")
-    shape = m.get("shape_correction")
-    need(shape is None or isinstance(shape, dict) and isinstance(shape.get("file"), str),
-         "shape_correction names no file")
+    for key in ("shape_correction", "descent_step"):
+        stage = m.get(key)
+        need(stage is None or isinstance(stage, dict) and isinstance(stage.get("file"), str), f"{key} names no file")
     for name, s in m["subsets"].items():
         need(name in SUBSETS, f"unknown subset {name!r}")
         need(list(s.get("keypoints", [])) == list(SUBSETS[name]), f"{name}: keypoints differ from fkd's table")

@@ -152,19 +152,21 @@ def items_of(data_path, models_dir, persons):
 @click.option("--repeat", default=10, help="Video mode: frames of each still clip; the last is scored.")
 @click.option("--shape-correction/--no-shape-correction", default=True,
               help="Apply the models' shape correction (tracker.shape), where they have one.")
+@click.option("--descent-step/--no-descent-step", default=True,
+              help="Apply the models' descent step (tracker.descent), where they have one.")
 @click.option("--limit", type=int, default=None, help="Only the first N faces (after the person filter).")
 @click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write the figures as JSON.")
 @click.option("--montage", "montage_path", type=click.Path(dir_okay=False), default=None,
               help="PNG of the worst faces, truth green, prediction red.")
-def main(data_path, models_dir, persons, detector, detector_model, mode, refine, repeat, shape_correction, limit, report,
-         montage_path):
+def main(data_path, models_dir, persons, detector, detector_model, mode, refine, repeat, shape_correction, descent_step,
+         limit, report, montage_path):
     try:
         if not os.path.exists(data_path):
             raise click.ClickException(f"{data_path}: no such file or folder")
         if mode == "video" and repeat < 1:
             raise click.ClickException("--repeat must be at least 1")
         opts = TrackerOptions(models_dir=models_dir, mode=mode, detector=detector, max_faces=8, refine=refine,
-                              shape_correction=shape_correction,
+                              shape_correction=shape_correction, descent_step=descent_step,
                               detector_options={"model_path": detector_model} if detector == "mediapipe" else {})
         items = items_of(data_path, models_dir, persons)
         if limit:
@@ -179,6 +181,7 @@ def main(data_path, models_dir, persons, detector, detector_model, mode, refine,
     res = summarize(errors, len(items), missed)
     res.update({"data": os.path.abspath(data_path), "persons": persons, "detector": detector, "mode": mode,
                 "refine": refine if mode == "image" else 0, "shape_correction": shape_correction,
+                "descent_step": descent_step,
                 "repeat": repeat if mode == "video" else 1,
                 "models": os.path.abspath(models_dir), "ms_per_frame": round(1000 * secs / len(items), 2)})
     how = f", tracked over {repeat} still frames" if mode == "video" else ""

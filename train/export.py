@@ -120,10 +120,11 @@ def export_subset(out_dir, subset, models, float_rmse, val_images, val_kp, train
         manifest = load_manifest(out_dir, must_exist=False) or {
             "format_version": FORMAT_VERSION, "subsets": {}}
         manifest["format_version"] = FORMAT_VERSION
-        # a shape correction was fitted on the answers of the members this export replaces
-        stale = manifest.pop("shape_correction", None)
-        if stale and os.path.isfile(os.path.join(out_dir, stale["file"])):
-            os.remove(os.path.join(out_dir, stale["file"]))
+        # the shape correction and descent step were fitted on the answers of the members this replaces
+        for key in ("shape_correction", "descent_step"):
+            stale = manifest.pop(key, None)
+            if stale and os.path.isfile(os.path.join(out_dir, stale["file"])):
+                os.remove(os.path.join(out_dir, stale["file"]))
         manifest["crop_rule"] = crop_rule.to_dict()
         manifest["input"] = {"shape": [crop_rule.size, crop_rule.size, 1], "color": "gray",
                              "scale": "pixel / 255 (int8 files: the input tensor's quantization)"}

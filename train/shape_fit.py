@@ -22,6 +22,7 @@ import numpy as np
 from tracker.detectors import DetectorError
 from tracker.facetracker import DEFAULT_MODELS, FaceTracker, TrackerOptions
 from tracker.manifest import MANIFEST, ModelError, load_manifest, write_json
+from tracker.descent import DescentStep
 from tracker.shape import ShapeCorrection
 
 from .evaluate import KAGGLE_IOD, evaluate, items_of
@@ -29,6 +30,9 @@ from .evaluate import KAGGLE_IOD, evaluate, items_of
 FILE = "shape-correction.npz"
 COMPONENTS = (4, 8, 12, 16)
 RIDGES = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+DESCENT_FILE = "descent-step.npz"
+WINDOWS = (16, 24, 32)        # px of the upright frame (36 px between the eyes): 2x2 to 4x4 HOG cells
+DESCENT_RIDGES = (3.0, 10.0, 30.0, 100.0)
 FOLDS = 5
 
 
@@ -46,19 +50,51 @@ def kaggle_rmse(points, truth):
     return float(np.sqrt(np.mean(((points - truth) * (KAGGLE_IOD / iod)[:, None, None]) ** 2)))
 
 
-def cross_validate(pred, truth, persons, scored):
-    """{(components, ridge): Kaggle-scale RMSE of the held-out folds' corrected answers where `scored`}."""
+def folds(persons):
+    """Fold number of each answer: a person's answers all in one fold."""
     order = {p: i % FOLDS for i, p in enumerate(sorted(set(persons)))}
-    fold = np.array([order[p] for p in persons])
-    scores = {}
+    return np.array([order[p] for p in persons])
+
+
+def cross_validate_correction(pred, truth, fold):
+    """{(components, ridge): the held-out folds' corrected answers}."""
+    outs = {}
     for k in COMPONENTS:
         for r in RIDGES:
             out = np.empty_like(pred)
             for f in range(FOLDS):
                 held = fold == f
                 out[held] = ShapeCorrection.fit(pred[~held], truth[~held], k, r)(pred[held])
-            scores[(k, r)] = kaggle_rmse(out[scored], truth[scored])
-    return scores
+            outs[(k, r)] = out
+    return outs
+
+
+def descent_inputs(window, grays, points, truth):
+    """Features, upright maps and targets of a descent step with this window, at these points."""
+    probe = DescentStep(window, None, None)
+    feats, maps, targets = [], [], []
+    for g, p, t in zip(grays, points, truth):
+        f, m = probe.features(g, p)
+        feats.append(f)
+        maps.append(m)
+        targets.append(probe.target(p, t, m))
+    return np.array(feats), maps, np.array(targets)
+
+
+def cross_validate_descent(inputs, points, fold):
+    """{(window, ridge): the held-out folds' answers after the step}."""
+    outs = {}
+    for window, (feats, maps, targets) in inputs.items():
+        for r in DESCENT_RIDGES:
+            out = np.empty_like(points)
+            for f in range(FOLDS):
+                held = np.flatnonzero(fold == f)
+                train = fold != f
+                step = DescentStep.fit(window, feats[train], targets[train], r)
+                for i in held:
+                    out[i] = step.update(points[i], feats[i], maps[i])
+            outs[(window, r)] = out
+    return outs
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -82,7 +118,7 @@ def main(data_path, models_dir, scales, limit):
         items = list(items_of(data_path, models_dir, "train"))[:limit]
         found = []
         with FaceTracker(TrackerOptions(models_dir=models_dir, mode="image", max_faces=8,
-                                        shape_correction=False)) as tracker:
+                                        shape_correction=False, descent_step=False)) as tracker:
             for i, s in enumerate(scales):
                 found += [(i, *f) for f in evaluate(tracker, (resized(it, s) for it in items))[1]]
     except (ModelError, DetectorError) as e:
@@ -93,14 +129,36 @@ def main(data_path, models_dir, scales, limit):
     scored = np.array([f[0] == 0 for f in found])
     truth = np.array([f[3] for f in found], dtype=np.float64)
     pred = np.array([f[4] for f in found], dtype=np.float64)
-    scores = cross_validate(pred, truth, [person[f[1]] for f in found], scored)
+    fold = folds([person[f[1]] for f in found])
+    outs = cross_validate_correction(pred, truth, fold)
+    scores = {key: kaggle_rmse(out[scored], truth[scored]) for key, out in outs.items()}
     (k, r), after = min(scores.items(), key=lambda kv: kv[1])
     before = kaggle_rmse(pred[scored], truth[scored])
     if after >= before:
         raise click.ClickException(f"on held-out folds the correction scores {after:.3f} against {before:.3f} "
                                    f"without: too few faces ({scored.sum()}) to fit it; nothing written")
     ShapeCorrection.fit(pred, truth, k, r).save(os.path.join(models_dir, FILE))
+
+    # the descent step starts where the tracker will start it: from answers corrected by a correction
+    # that did not see them (the held-out folds' corrected answers)
+    corrected = outs[(k, r)]
+    grays = [cv2.cvtColor(f[2], cv2.COLOR_BGR2GRAY) if f[2].ndim == 3 else f[2] for f in found]
+    inputs = {w: descent_inputs(w, grays, corrected, truth) for w in WINDOWS}
+    moved = cross_validate_descent(inputs, corrected, fold)
+    step_scores = {key: kaggle_rmse(out[scored], truth[scored]) for key, out in moved.items()}
+    (window, step_ridge), stepped = min(step_scores.items(), key=lambda kv: kv[1])
+
     manifest = load_manifest(models_dir)
+    manifest.pop("descent_step", None)
+    if stepped < after:
+        feats, _, targets = inputs[window]
+        DescentStep.fit(window, feats, targets, step_ridge).save(os.path.join(models_dir, DESCENT_FILE))
+        manifest["descent_step"] = {
+            "file": DESCENT_FILE, "window": window, "ridge": step_ridge,
+            "cross_validated_kaggle_rmse": {"folds": FOLDS, "before": round(after, 4), "after": round(stepped, 4)},
+        }
+    elif os.path.isfile(os.path.join(models_dir, DESCENT_FILE)):
+        os.remove(os.path.join(models_dir, DESCENT_FILE))
     manifest["shape_correction"] = {
         "file": FILE, "components": k, "ridge": r,
         "fitted_on": {"data": os.path.abspath(data_path), "persons": "train", "faces": int(scored.sum()),
@@ -111,7 +169,11 @@ def main(data_path, models_dir, scales, limit):
     write_json(os.path.join(models_dir, MANIFEST), manifest)
     click.echo(f"{scored.sum()} faces of the training persons: Kaggle-scale RMSE {before:.3f} as answered, "
                f"{after:.3f} corrected (held-out folds; {k} components, ridge {r})")
-    click.echo(f"wrote {os.path.join(models_dir, FILE)} and its manifest entry")
+    if "descent_step" in manifest:
+        click.echo(f"then the descent step: {stepped:.3f} (held-out folds; {window}-px windows, ridge {step_ridge})")
+    else:
+        click.echo(f"no descent step: on held-out folds it scores {stepped:.3f}, no better")
+    click.echo(f"wrote {models_dir}: {', '.join(e['file'] for e in (manifest['shape_correction'], manifest.get('descent_step')) if e)} and the manifest")
 
 
 if __name__ == "__main__":
