@@ -135,4 +135,4 @@ def test_shipped_models_have_stages_that_help(shipped_models):
     print(f"slice: Kaggle-scale RMSE {rmse[False, False]:.3f} as answered, {rmse[True, False]:.3f} corrected, "
           f"{rmse[True, True]:.3f} after the descent step")
     assert rmse[True, False] < rmse[False, False] - 0.03   # measured 1.858 against 1.915
-    assert rmse[True, True] < rmse[True, False] - 0.03
+    assert rmse[True, True] < rmse[True, False] - 0.08   # measured 1.696

@@ -105,9 +105,19 @@ def main():
                       f"training persons, their photos shown at sizes "
                       f"{', '.join(f'{v:g}' for v in shape['fitted_on'].get('scales', [1]))} ({shape['components']} principal components, ridge {shape['ridge']}; on "
                       f"its {cv['folds']} held-out folds {cv['before']:.3f} -> {cv['after']:.3f}); image mode "
-                      f"without it (`--no-shape-correction`): {raw['kaggle_rmse']:.3f}.")
+                      f"without it (`--no-shape-correction`; any later stage then starts from the CNNs' "
+                      f"answers): {raw['kaggle_rmse']:.3f}.")
     else:
         shape_note = "These models have no shape correction (`python -m train.shape_fit` fits one)."
+    step = m.get("descent_step")
+    if step:
+        no_step = score(items, models_dir=a.models, mode="image", descent_step=False)
+        cv = step["cross_validated_kaggle_rmse"]
+        shape_note += (f" They also include the descent step (`tracker.descent`): HOG in {step['window']}-px "
+                       f"windows around each corrected point, upright with 36 px between the eyes, and a ridge "
+                       f"regression ({step['ridge']}) fitted by the same command (on its held-out folds "
+                       f"{cv['before']:.3f} -> {cv['after']:.3f}); image mode without it (`--no-descent-step`): "
+                       f"{no_step['kaggle_rmse']:.3f}.")
 
     subset_rows, member_rows = [], []
     for name, sub in m["subsets"].items():
