@@ -1,16 +1,17 @@
-"""Fit a models folder's shape correction (tracker.shape) on its training persons' answers.
+"""Fit a models folder's stages after the CNNs on its training persons' answers: the shape correction
+(tracker.shape), then the descent step (tracker.descent).
 
     python -m train.shape_fit --data ../shared/data/youtube-faces-68 --models models
 
-Runs the image-mode pipeline, correction off, on every photo of the persons the models trained on
+Runs the image-mode pipeline, both stages off, on every photo of the persons the models trained on
 (never those they held out), at full size and again shrunk to half (`--scales`): the CNNs' answers
 for faces they trained on are better than for new faces, and a smaller copy of the face gives answers
-more like those. It picks the number of principal components and the ridge by cross-validation over
-those persons (five folds, a person's photos in one fold, scored on the full-size answers), fits on
-all of them, and writes MODELS/shape-correction.npz and its entry in the manifest, unless the held-out
-folds score worse corrected. A new export of either subset removes both: the correction belongs to
-the members whose answers it was fitted on.
-"""
+more like those. It picks the correction's principal components and ridge by cross-validation over
+those persons (five folds, a person's photos in one fold, scored on the full-size answers), then the
+descent step's window and ridge on the same folds, starting from the correction's held-out answers.
+It writes MODELS/shape-correction.npz, MODELS/descent-step.npz and their manifest entries; it refuses
+the correction, and leaves out the descent step, where the held-out folds score worse with them. A
+new export of either subset removes both: they belong to the members whose answers they were fitted on."""
 
 import datetime
 import os
