@@ -9,7 +9,7 @@ the training persons' shape-corrected answers (`python -m train.shape_fit`).
 import cv2
 import numpy as np
 
-from .shape import face_frame
+from .shape import LEFT_EYE, RIGHT_EYE
 
 SIZE = 96            # the upright frame, px
 EYES_PX = 36.0       # eye-centre distance in it
@@ -17,15 +17,19 @@ CELL, BINS = 8, 9    # HOG cells of 8 px, 9 orientations
 
 
 def upright(points):
-    """(2, 3) affine map from frame pixels to the upright frame of these (15, 2) points."""
-    origin, axes, scale = face_frame(np.asarray(points, dtype=np.float64)[None])
-    a = axes[0] * (EYES_PX / scale[0])
-    return np.c_[a, SIZE / 2.0 - a @ origin[0]]
+    """(2, 3) affine map from frame pixels to the upright frame of these (15, 2) points: the face frame
+    of tracker.shape, for one face, scaled to EYES_PX and centred."""
+    eye_line = points[LEFT_EYE] - points[RIGHT_EYE]
+    c, s = eye_line * (EYES_PX / max(eye_line @ eye_line, 1e-12))   # the unit eye line, times EYES_PX / distance
+    a = np.array([[c, s], [-s, c]])
+    return np.c_[a, SIZE / 2.0 - a @ points.mean(axis=0)]
 
 
 class DescentStep:
     def __init__(self, window, mean, weights):
         self.window, self.mean, self.weights = int(window), mean, weights
+        if weights is not None:   # the intercept with the features' mean taken out, once
+            self.offset = weights[-1] - mean @ weights[:-1]
         w = self.window
         self.hog = cv2.HOGDescriptor((w, w), (w, w), (CELL, CELL), (CELL, CELL), BINS)
 
@@ -35,12 +39,13 @@ class DescentStep:
         face = cv2.warpAffine(gray, m, (SIZE, SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         q = points @ m[:, :2].T + m[:, 2]
         corner = np.clip(np.rint(q - self.window / 2.0), 0, SIZE - self.window).astype(int)
-        return self.hog.compute(face, (CELL, CELL), (0, 0), [tuple(c) for c in corner]).ravel(), m
+        return self.hog.compute(face, (CELL, CELL), (0, 0), corner.tolist()).ravel(), m
 
     def update(self, points, features, m):
         """(15, 2) frame pixels, moved by the step its features ask for in the upright frame `m`."""
-        q = points @ m[:, :2].T + m[:, 2] + (np.r_[features - self.mean, 1.0] @ self.weights).reshape(-1, 2)
-        return (q - m[:, 2]) @ np.linalg.inv(m[:, :2]).T
+        step = (features @ self.weights[:-1] + self.offset).reshape(-1, 2)
+        a = m[:, :2]   # a similarity: its inverse is its transpose over its scale squared
+        return points + step @ a / (a[0, 0] ** 2 + a[0, 1] ** 2)
 
     def __call__(self, gray, points):
         """(n, 15, 2) frame pixels of faces in this grayscale frame -> the same, moved."""
