@@ -57,8 +57,8 @@ def main():
         os.sched_setaffinity(0, {int(c) for c in a.cores.split(",")})
     print(f"fkd-track pipeline, {a.threads} LiteRT thread(s), pinned to cores {a.cores or 'all'}, "
           f"{a.frames} frames, one face")
-    print(f"{'size':>10} {'mode':>22} {'read':>6} {'detect':>7} {'crop':>6} {'infer':>6} {'draw':>6} "
-          f"{'other':>6} {'fps':>7} {'crops':>6}")
+    print(f"{'size':>10} {'mode':>22} {'read':>6} {'detect':>7} {'crop':>6} {'infer':>6} {'after':>6} "
+          f"{'draw':>6} {'other':>6} {'fps':>7} {'crops':>6}")
     with tempfile.TemporaryDirectory() as d:
         for size in ((640, 480), (1280, 720)):
             path = os.path.join(d, f"{size[0]}.mp4")
@@ -67,9 +67,10 @@ def main():
             for label, every in ((f"tracking (detect/{every_n})", every_n), ("detect every frame", 1)):
                 st, other, fps, crops = run(path, every, a.threads, a.models)
                 print(f"{size[0]}x{size[1]:<5} {label:>22} {st['read']:6.2f} {st['detect']:7.2f} "
-                      f"{st['crop']:6.2f} {st['infer']:6.2f} {st['draw']:6.2f} {other:6.2f} {fps:7.1f} {crops:6.3f}")
-    print("(ms per frame; 'other' is colour conversion, tracking bookkeeping and smoothing; "
-          "'crops': faces run through the models per frame)")
+                      f"{st['crop']:6.2f} {st['infer']:6.2f} {st.get('after', 0.0):6.2f} {st['draw']:6.2f} "
+                      f"{other:6.2f} {fps:7.1f} {crops:6.3f}")
+    print("(ms per frame; 'after': the shape correction and descent step after the models; 'other' is colour "
+          "conversion, tracking bookkeeping and smoothing; 'crops': faces run through the models per frame)")
 
 
 if __name__ == "__main__":

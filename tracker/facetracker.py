@@ -194,6 +194,13 @@ class FaceTracker:
         self.stage_s["infer"] += time.perf_counter() - t1
         return np.stack([to_image(p, m) for p, m in zip(pts, mats)])
 
+    def _after(self, gray, pts):
+        """The stages after the models: shape correction, then descent step."""
+        t0 = time.perf_counter()
+        out = self.descent(gray, self.correction(pts))
+        self.stage_s["after"] += time.perf_counter() - t0
+        return out
+
     def _image(self, gray, frame):
         boxes, scores = self._detect(gray, frame)
         pts = total = self._infer(gray, boxes)
@@ -201,7 +208,7 @@ class FaceTracker:
             total = total + self._infer(gray, [self.rule.box_from_keypoints(p) for p in pts], mirrored=k % 2 == 1,
                                         angles=[roll(p) for p in pts])
             pts = total / (k + 1)
-        return [Face(b, p, float(s)) for b, p, s in zip(boxes, self.descent(gray, self.correction(pts)), scores)]
+        return [Face(b, p, float(s)) for b, p, s in zip(boxes, self._after(gray, pts), scores)]
 
     def _video(self, gray, frame, t):
         o = self.options
@@ -240,7 +247,7 @@ class FaceTracker:
         h, w = gray.shape[:2]
         alive, faces = [], []
         # the corrected points are shown; the models' own frame the crops, as the crop rule was fitted on them
-        corrected = self.descent(gray, self.correction(pts))
+        corrected = self._after(gray, pts)
         for i, (tr, box, key_box, p, new_box) in enumerate(zip(self.tracks, crop_boxes, key_boxes, pts, new_boxes)):
             side_ratio = new_box[2] / key_box[2]
             cx, cy = centre(new_box)
