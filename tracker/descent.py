@@ -9,7 +9,7 @@ the training persons' shape-corrected answers (`python -m train.shape_fit`).
 import cv2
 import numpy as np
 
-from .shape import LEFT_EYE, RIGHT_EYE
+from .shape import face_frame
 
 SIZE = 96            # the upright frame, px
 EYES_PX = 36.0       # eye-centre distance in it
@@ -17,12 +17,11 @@ CELL, BINS = 8, 9    # HOG cells of 8 px, 9 orientations
 
 
 def upright(points):
-    """(2, 3) affine map from frame pixels to the upright frame of these (15, 2) points: the face frame
-    of tracker.shape, for one face, scaled to EYES_PX and centred."""
-    eye_line = points[LEFT_EYE] - points[RIGHT_EYE]
-    c, s = eye_line * (EYES_PX / max(eye_line @ eye_line, 1e-12))   # the unit eye line, times EYES_PX / distance
-    a = np.array([[c, s], [-s, c]])
-    return np.c_[a, SIZE / 2.0 - a @ points.mean(axis=0)]
+    """(2, 3) affine map from frame pixels to the upright frame of these (15, 2) points: tracker.shape's
+    face frame, scaled to EYES_PX and centred."""
+    origin, axes, scale = face_frame(points[None])
+    a = axes[0] * (EYES_PX / scale[0])
+    return np.c_[a, SIZE / 2.0 - a @ origin[0]]
 
 
 class DescentStep:

@@ -13,6 +13,8 @@ FORMAT_VERSION = 1
 #              left/right biases then partly cancel (MODEL_CARD.md says what it buys);
 #   all        every member sees both (flip test-time augmentation), at twice the cost.
 MIRROR_MODES = ("none", "alternate", "all")
+# Stages after the models, fitted on their answers (train.shape_fit): each an entry naming its file.
+STAGES = ("shape_correction", "descent_step")
 
 
 class ModelError(RuntimeError):
@@ -45,6 +47,13 @@ def write_json(path, obj):
     os.replace(tmp, path)
 
 
+def drop_stage(models_dir, manifest, key):
+    """Takes a fitted stage out of the manifest (not yet written) and deletes its file."""
+    entry = manifest.pop(key, None)
+    if entry and os.path.isfile(os.path.join(models_dir, entry["file"])):
+        os.remove(os.path.join(models_dir, entry["file"]))
+
+
 def check(m, path="manifest"):
     def need(cond, what):
         if not cond:
@@ -58,7 +67,7 @@ def check(m, path="manifest"):
     out = m.get("output", {}).get("to_crop_px", {})
     need(isinstance(out.get("multiply"), (int, float)) and isinstance(out.get("add"), (int, float)),
          "no output.to_crop_px {multiply, add}")
-    for key in ("shape_correction", "descent_step"):
+    for key in STAGES:
         stage = m.get(key)
         need(stage is None or isinstance(stage, dict) and isinstance(stage.get("file"), str), f"{key} names no file")
     for name, s in m["subsets"].items():

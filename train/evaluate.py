@@ -42,17 +42,23 @@ def frames_of(data_path):
             yield name, None, cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), k
 
 
-def evaluate(tracker, items, max_miss_iod=0.5, repeat=1, quiet=None):
+def kaggle_errors(points, truth):
+    """(n, 15, 2) errors scaled by 36 / each face's true eye distance (nan where a label is missing)."""
+    iod = np.linalg.norm(truth[:, 0] - truth[:, 1], axis=1)
+    return (points - truth) * (KAGGLE_IOD / iod)[:, None, None]
+
+
+def evaluate(tracker, items, max_miss_iod=0.5, repeat=1):
     """Scaled errors (n, 15, 2) of found faces, the names of those missed, and seconds per frame.
 
     `repeat` > 1 shows each photo as a still clip of that many frames to a video-mode tracker and
     scores the last: the detector frames the first, the tracker's own points frame the rest.
-    `quiet` is tqdm's `disable`: None shows a progress bar on a terminal only.
+    A progress bar shows on a terminal.
     """
     from tqdm import tqdm
 
     errors, names, missed, t_total = [], [], [], 0.0
-    for name, _, frame, truth in tqdm(items, unit="face", disable=quiet, leave=False):
+    for name, _, frame, truth in tqdm(items, unit="face", disable=None, leave=False):
         tracker.reset()
         t0 = time.perf_counter()
         for _ in range(repeat):
@@ -67,7 +73,7 @@ def evaluate(tracker, items, max_miss_iod=0.5, repeat=1, quiet=None):
         if best is None:
             missed.append(name)
             continue
-        errors.append((best[1].keypoints - truth) * KAGGLE_IOD / iod)
+        errors.append(kaggle_errors(best[1].keypoints[None], truth[None])[0])
         names.append((name, frame, truth, best[1].keypoints))
     return np.array(errors), names, missed, t_total
 

@@ -14,7 +14,7 @@ import keras
 
 from tracker.ensemble import mirror_plan
 from tracker.keypoints import SUBSETS, flip_permutation
-from tracker.manifest import MANIFEST, FORMAT_VERSION, load_manifest, write_json
+from tracker.manifest import MANIFEST, FORMAT_VERSION, STAGES, drop_stage, load_manifest, write_json
 from .fit import rmse
 from .model import HALF
 
@@ -120,11 +120,8 @@ def export_subset(out_dir, subset, models, float_rmse, val_images, val_kp, train
         manifest = load_manifest(out_dir, must_exist=False) or {
             "format_version": FORMAT_VERSION, "subsets": {}}
         manifest["format_version"] = FORMAT_VERSION
-        # the shape correction and descent step were fitted on the answers of the members this replaces
-        for key in ("shape_correction", "descent_step"):
-            stale = manifest.pop(key, None)
-            if stale and os.path.isfile(os.path.join(out_dir, stale["file"])):
-                os.remove(os.path.join(out_dir, stale["file"]))
+        for key in STAGES:   # fitted on the answers of the members this replaces
+            drop_stage(out_dir, manifest, key)
         manifest["crop_rule"] = crop_rule.to_dict()
         manifest["input"] = {"shape": [crop_rule.size, crop_rule.size, 1], "color": "gray",
                              "scale": "pixel / 255 (int8 files: the input tensor's quantization)"}

@@ -18,7 +18,7 @@ from tracker.keypoints import NAMES, SUBSETS, subset_indices
 from tracker.manifest import MIRROR_MODES, load_manifest
 from .augment import AugmentConfig
 from .data import load, split
-from .evaluate import KAGGLE_IOD, items_of, score
+from .evaluate import items_of, kaggle_errors, score
 
 
 def latency_ms(path, n=300):
@@ -36,9 +36,7 @@ def latency_ms(path, n=300):
 
 def crop_errors(pred, true):
     """Per keypoint RMSE in crop px and at Kaggle scale (36 / true eye distance in the crop)."""
-    err = pred - true
-    iod = np.linalg.norm(true[:, 0] - true[:, 1], axis=1)
-    scaled = err * (KAGGLE_IOD / iod)[:, None, None]
+    err, scaled = pred - true, kaggle_errors(pred, true)
     per_px = np.sqrt(np.nanmean((err ** 2).sum(axis=2) / 2, axis=0))
     per_k = np.sqrt(np.nanmean((scaled ** 2).sum(axis=2) / 2, axis=0))
     return per_px, per_k, float(np.sqrt(np.nanmean(err ** 2))), float(np.sqrt(np.nanmean(scaled ** 2)))

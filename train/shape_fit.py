@@ -22,11 +22,11 @@ import numpy as np
 
 from tracker.detectors import DetectorError
 from tracker.facetracker import DEFAULT_MODELS, FaceTracker, TrackerOptions
-from tracker.manifest import MANIFEST, ModelError, load_manifest, write_json
+from tracker.manifest import MANIFEST, ModelError, drop_stage, load_manifest, write_json
 from tracker.descent import DescentStep
 from tracker.shape import ShapeCorrection
 
-from .evaluate import KAGGLE_IOD, evaluate, items_of
+from .evaluate import evaluate, items_of, kaggle_errors
 
 FILE = "shape-correction.npz"
 COMPONENTS = (4, 8, 12, 16)
@@ -47,8 +47,7 @@ def resized(item, scale):
 
 
 def kaggle_rmse(points, truth):
-    iod = np.linalg.norm(truth[:, 0] - truth[:, 1], axis=1)
-    return float(np.sqrt(np.mean(((points - truth) * (KAGGLE_IOD / iod)[:, None, None]) ** 2)))
+    return float(np.sqrt(np.mean(kaggle_errors(points, truth) ** 2)))
 
 
 def folds(persons):
@@ -150,7 +149,6 @@ def main(data_path, models_dir, scales, limit):
     (window, step_ridge), stepped = min(step_scores.items(), key=lambda kv: kv[1])
 
     manifest = load_manifest(models_dir)
-    manifest.pop("descent_step", None)
     if stepped < after:
         feats, _, targets = inputs[window]
         DescentStep.fit(window, feats, targets, step_ridge).save(os.path.join(models_dir, DESCENT_FILE))
@@ -158,8 +156,8 @@ def main(data_path, models_dir, scales, limit):
             "file": DESCENT_FILE, "window": window, "ridge": step_ridge,
             "cross_validated_kaggle_rmse": {"folds": FOLDS, "before": round(after, 4), "after": round(stepped, 4)},
         }
-    elif os.path.isfile(os.path.join(models_dir, DESCENT_FILE)):
-        os.remove(os.path.join(models_dir, DESCENT_FILE))
+    else:
+        drop_stage(models_dir, manifest, "descent_step")
     manifest["shape_correction"] = {
         "file": FILE, "components": k, "ridge": r,
         "fitted_on": {"data": os.path.abspath(data_path), "persons": "train", "faces": int(scored.sum()),
