@@ -31,7 +31,7 @@ def run(path, detect_every, threads, models):
             t1 = time.perf_counter()
             if not ok:
                 break
-            faces = tracker.process(frame, n / 30.0)
+            faces = tracker.process(frame)
             t2 = time.perf_counter()
             draw_faces(frame, faces)
             t3 = time.perf_counter()

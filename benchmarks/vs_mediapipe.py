@@ -6,9 +6,11 @@ Speed: the demo clip's frames (a real photo moving, one face) at 640x480 and
 1280x720, decoded beforehand, both systems in video mode (fkd tracking on;
 MediaPipe's VIDEO mode tracks too), pinned to one core, LiteRT on one thread.
 Accuracy: Kaggle-scale RMSE end to end (each system's own detector, full
-frames) on the ../shared frames of the persons fkd's models held out.
-MediaPipe's 15 points are its best mesh vertex per keypoint, fitted on the
-training persons' frames only.
+frames) on the ../shared frames of the persons fkd's models held out, each
+photo alone (image mode) and as a moving clip that both systems track
+(video mode; train.evaluate.moving_clip, every frame scored). MediaPipe's 15
+points are its best mesh vertex per keypoint, fitted on the training persons'
+frames only.
 """
 
 import argparse
@@ -27,7 +29,8 @@ sys.path.insert(0, ROOT)
 from tracker.demo import frames  # noqa: E402
 from tracker.facetracker import FaceTracker, TrackerOptions  # noqa: E402
 from tracker.keypoints import NAMES  # noqa: E402
-from train.evaluate import KAGGLE_IOD, frames_of, score, selected_persons, summarize  # noqa: E402
+from train.evaluate import (KAGGLE_IOD, MOTION_DEGREES, MOTION_SCALE, MOTION_SHIFT, frames_of,  # noqa: E402
+                            moving_clip, score, selected_persons, summarize)
 
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 # the mesh vertices usually taken for these points (iris centres 473/468 need the 478-point model)
@@ -75,6 +78,18 @@ def mediapipe_meshes(task_path, items):
         for name, _, frame, truth in items:
             out.append(mesh(frame))
     return out
+
+
+def mediapipe_moving(task_path, items, n, seed=0):
+    """Meshes and true points of every frame of the moving clips that train.evaluate scores fkd on."""
+    rng = np.random.default_rng(seed)   # evaluate()'s: the same clips, in the same order
+    meshes, truths = [], []
+    for name, _, photo, truth in items:
+        with MediaPipeMesh(task_path, "video") as mesh:   # a fresh tracker per clip, as fkd's reset()
+            for i, (frame, true) in enumerate(moving_clip(photo, truth, n, rng)):
+                meshes.append(mesh(frame, int(i * 1000 / 30)))
+                truths.append(true)
+    return meshes, truths
 
 
 def fit_vertices(meshes, truths):
@@ -135,6 +150,7 @@ def main():
     ap.add_argument("--frames", type=int, default=200, help="Frames per size for the speed runs.")
     ap.add_argument("--fit-frames", type=int, default=600, help="Training-person frames for the vertex fit.")
     ap.add_argument("--repeats", type=int, default=3, help="Runs per system and size; medians reported.")
+    ap.add_argument("--clip-frames", type=int, default=30, help="Frames of each moving clip (one cycle).")
     ap.add_argument("--core", type=int, default=0)
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     a = ap.parse_args()
@@ -151,7 +167,7 @@ def main():
         runs = {"fkd": [], "mp": []}
         for _ in range(a.repeats):   # interleaved, so a slow spell of the machine hits both
             with FaceTracker(TrackerOptions(models_dir=a.models, threads=1)) as fkd:
-                runs["fkd"].append(timed(lambda f, i: fkd.process(f, i / 30.0), clip))
+                runs["fkd"].append(timed(lambda f, i: fkd.process(f), clip))
             with MediaPipeMesh(a.task, "video") as mesh:
                 runs["mp"].append(timed(lambda f, i: mesh(f, int(i * 1000 / 30)), clip))
         (f_med, f_p95, f_fps), (m_med, m_p95, m_fps) = (np.median(runs[k], axis=0) for k in ("fkd", "mp"))
@@ -174,9 +190,12 @@ def main():
     ours = score(val_items, models_dir=a.models, mode="image")
     ours_one_crop = score(val_items, models_dir=a.models, mode="image", refine=0)
     ours_tracked = score(val_items, repeat=10, models_dir=a.models, mode="video")
+    ours_moving = score(val_items, repeat=a.clip_frames, motion=True, models_dir=a.models, mode="video")
+    mp_moving = score_mesh(*mediapipe_moving(a.task, val_items, a.clip_frames), vertices)
     print(f"accuracy on {len(val_items)} held-out frames: fkd {ours['kaggle_rmse']:.3f} "
           f"(one crop {ours_one_crop['kaggle_rmse']:.3f}, tracked {ours_tracked['kaggle_rmse']:.3f}), "
-          f"MediaPipe best vertex {mp_best['kaggle_rmse']:.3f}, usual {mp_usual['kaggle_rmse']:.3f}")
+          f"MediaPipe best vertex {mp_best['kaggle_rmse']:.3f}, usual {mp_usual['kaggle_rmse']:.3f}; "
+          f"moving clips, tracked: fkd {ours_moving['kaggle_rmse']:.3f}, MediaPipe {mp_moving['kaggle_rmse']:.3f}")
 
     rows = "\n".join(
         f"| {w}x{h} | {f[0]:.2f} | {f[1]:.2f} | {f[2]:.1f} | {m[0]:.2f} | {m[1]:.2f} | {m[2]:.1f} | {f[2] / m[2]:.2f}x |"
@@ -210,6 +229,16 @@ full frames in, each system's own face detector. Kaggle-scale RMSE (errors scale
 | fkd, video mode as timed above: each photo tracked as a still clip of 10 frames, the last scored | {ours_tracked['kaggle_rmse']:.3f} | {100 * ours_tracked['missed_share']:.1f} % |
 | MediaPipe FaceLandmarker, best vertex per keypoint (fitted on {len(fit_items)} training-person frames) | {mp_best['kaggle_rmse']:.3f} | {100 * mp_best['missed_share']:.1f} % |
 | MediaPipe FaceLandmarker, the usual vertices | {mp_usual['kaggle_rmse']:.3f} | {100 * mp_usual['missed_share']:.1f} % |
+
+Tracked, moving: each photo as a clip of {a.clip_frames} frames that turns (+-{MOTION_DEGREES:.0f} degrees), scales
+(+-{100 * MOTION_SCALE:.0f} %) and moves (+-{100 * MOTION_SHIFT[0]:.0f} % of the width, +-{100 * MOTION_SHIFT[1]:.0f} % of the height), one cycle a second at
+30 fps (`train.evaluate.moving_clip`); both systems in video mode, a fresh tracker per clip, every frame
+scored ({len(val_items) * a.clip_frames} frames).
+
+| system | Kaggle-scale RMSE | frames missed |
+| --- | --- | --- |
+| fkd, video mode (`fkd-eval --mode video --motion --repeat {a.clip_frames}`) | {ours_moving['kaggle_rmse']:.3f} | {100 * ours_moving['missed_share']:.1f} % |
+| MediaPipe FaceLandmarker, VIDEO mode, best vertex per keypoint | {mp_moving['kaggle_rmse']:.3f} | {100 * mp_moving['missed_share']:.1f} % |
 
 Per keypoint (Kaggle-scale RMSE):
 

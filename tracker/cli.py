@@ -83,8 +83,7 @@ def run_stream(tracker, cap, sink, jsonl, window, total=None, fps_in=None, progr
             ok, frame = cap.read()
             if not ok:
                 break
-            t = n / fps_in if fps_in else time.perf_counter()
-            faces = tracker.process(frame, t)
+            faces = tracker.process(frame)
             now = time.perf_counter()
             inst = 1.0 / max(now - last, 1e-6)
             fps = inst if fps is None else 0.9 * fps + 0.1 * inst

@@ -66,7 +66,7 @@ def annotated_frame(path, index=30, models_dir=None):
     opts = TrackerOptions() if models_dir is None else TrackerOptions(models_dir=models_dir)
     with FaceTracker(opts) as tracker:
         for i, (frame, _) in enumerate(frames()):
-            faces = tracker.process(frame, i / 30.0)
+            faces = tracker.process(frame)
             if i == index:
                 cv2.imwrite(path, draw_faces(frame, faces))
                 return path

@@ -1,33 +1,56 @@
-"""One Euro filter (Casiez et al., CHI 2012): little jitter when still, little lag when moving."""
+"""Smoothing a tracked face's points over frames without lagging its motion.
 
-import math
+Each frame's points are one crop's answer, and video mode shows the members the other view
+(the mirrored crop) on every second frame, so the points jitter by the views' disagreement.
+A filter on the points themselves (One Euro, which fkd used before) averages that away on a
+still face but lags a moving one: on moving clips (`fkd-eval --mode video --motion`) it cost
+more than it gave. So the two parts of the points are smoothed apart. The shape, aligned to
+the face's pose by a similarity fit, is averaged over frames: head motion does not reach it.
+The pose stays this frame's, through a three-tap filter that passes steady motion without lag
+and cancels an alternation from frame to frame.
+"""
 
 import numpy as np
 
+# out_t = 0.75 p_t + 0.5 p_t-1 - 0.25 p_t-2: gain 1 and no delay on a face moving at constant
+# speed (the taps sum to 1, and their first moment is 0), gain 0 on +-d alternating every frame
+POSE_TAPS = (-0.25, 0.5, 0.75)
 
-class OneEuro:
-    """Filters an array of any shape over time; `min_cutoff` in Hz, `beta` per px/s."""
 
-    def __init__(self, min_cutoff=1.0, beta=0.05, d_cutoff=1.0):
-        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
-        self.x = self.dx = self.t = None
+def similarity(src, dst):
+    """(2x2 scaled rotation R, t) of the least-squares fit dst ~ src @ R.T + t, for (k, 2) arrays
+    whose src is centred (its mean 0)."""
+    md = dst.mean(axis=0)
+    d = dst - md
+    n = np.einsum("ij,ij->", src, src)
+    a = np.einsum("ij,ij->", src, d) / n
+    b = (src[:, 0] @ d[:, 1] - src[:, 1] @ d[:, 0]) / n
+    return np.array([[a, -b], [b, a]]), md
+
+
+class ShapePoseSmoother:
+    """Filters one face's (k, 2) points frame by frame; `shape_alpha` weighs the new frame's shape."""
+
+    def __init__(self, shape_alpha=0.25):
+        self.shape_alpha = shape_alpha
+        self.shape = None          # (k, 2), centroid 0, RMS radius 1
+        self.history = []          # the last frames' shape-smoothed points, for the pose taps
 
     @staticmethod
-    def _alpha(cutoff, dt):
-        tau = 1.0 / (2 * math.pi * cutoff)
-        return 1.0 / (1.0 + tau / dt)
+    def _normalized(points):
+        c = points - points.mean(axis=0)
+        return c / np.sqrt((c ** 2).sum(axis=1).mean())
 
-    def __call__(self, x, t):
-        x = np.asarray(x, dtype=np.float64)
-        if self.x is None or t is None or self.t is None or t <= self.t:
-            self.x, self.dx, self.t = x.copy(), np.zeros_like(x), t
-            return x
-        dt = t - self.t
-        dx = (x - self.x) / dt
-        a_d = self._alpha(self.d_cutoff, dt)
-        self.dx = a_d * dx + (1 - a_d) * self.dx
-        cutoff = self.min_cutoff + self.beta * np.abs(self.dx)
-        a = 1.0 / (1.0 + 1.0 / (2 * math.pi * cutoff * dt))
-        self.x = a * x + (1 - a) * self.x
-        self.t = t
-        return self.x.copy()
+    def __call__(self, points):
+        points = np.asarray(points, dtype=np.float64)
+        if self.shape is None:
+            self.shape = self._normalized(points)
+        else:
+            r, t = similarity(self.shape, points)
+            aligned = (points - t) @ r / (r[0, 0] ** 2 + r[1, 0] ** 2)   # r's inverse is r.T over its scale squared
+            self.shape = self._normalized((1 - self.shape_alpha) * self.shape + self.shape_alpha * aligned)
+        r, t = similarity(self.shape, points)
+        self.history = (self.history + [self.shape @ r.T + t])[-len(POSE_TAPS):]
+        if len(self.history) < len(POSE_TAPS):
+            return self.history[-1]
+        return sum(w * p for w, p in zip(POSE_TAPS, self.history))

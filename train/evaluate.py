@@ -3,6 +3,7 @@
     fkd-eval --data ../shared/data/youtube-faces-68            # the persons held out in training
     fkd-eval --data training.csv --persons all
     fkd-eval --data ../shared/data/youtube-faces-68 --mode video --repeat 10   # tracking a still face
+    fkd-eval --data ../shared/data/youtube-faces-68 --mode video --motion --repeat 30   # a moving one
 
 Each face's error is scaled by 36 / (its true eye-centre distance), then the
 RMSE is taken over all 30 coordinates of all faces found, pooled. A face with
@@ -48,41 +49,74 @@ def kaggle_errors(points, truth):
     return (points - truth) * (KAGGLE_IOD / iod)[:, None, None]
 
 
-def evaluate(tracker, items, max_miss_iod=0.5, repeat=1):
+# a head's motion over a moving clip: one cycle a second at 30 fps, each of these at its own phase
+MOTION_PERIOD, MOTION_DEGREES, MOTION_SCALE, MOTION_SHIFT = 30, 10.0, 0.12, (0.08, 0.06)
+
+
+def moving_clip(frame, truth, n, rng):
+    """(frame, true points) for n frames of a photo turned, scaled and moved about its face.
+
+    The photo's border is repeated, so no edge moves through the picture. Each photo draws its own
+    phases from `rng`, so no two clips move alike.
+    """
+    h, w = frame.shape[:2]
+    c = truth.mean(axis=0)
+    phase = rng.uniform(0, 2 * np.pi, 4)
+    for i in range(n):
+        a = 2 * np.pi * i / MOTION_PERIOD + phase
+        m = cv2.getRotationMatrix2D((float(c[0]), float(c[1])), MOTION_DEGREES * np.sin(a[0]),
+                                    1 + MOTION_SCALE * np.sin(a[1]))
+        m[:, 2] += (MOTION_SHIFT[0] * w * np.sin(a[2]), MOTION_SHIFT[1] * h * np.sin(a[3]))
+        yield cv2.warpAffine(frame, m, (w, h), borderMode=cv2.BORDER_REPLICATE), truth @ m[:, :2].T + m[:, 2]
+
+
+def nearest_face(faces, truth, max_miss_iod=0.5):
+    """The face whose eye centres are nearest the true ones, or None where none is within max_miss_iod."""
+    iod = float(np.linalg.norm(truth[0] - truth[1]))
+    best = None
+    for f in faces:
+        d = np.linalg.norm(f.keypoints[:2] - truth[:2], axis=1).mean() / iod
+        if d < max_miss_iod and (best is None or d < best[0]):
+            best = (d, f)
+    return None if best is None else best[1]
+
+
+def evaluate(tracker, items, repeat=1, motion=False, seed=0):
     """Scaled errors (n, 15, 2) of found faces, the names of those missed, and seconds per frame.
 
     `repeat` > 1 shows each photo as a still clip of that many frames to a video-mode tracker and
-    scores the last: the detector frames the first, the tracker's own points frame the rest.
+    scores the last: the detector frames the first, the tracker's own points frame the rest. With
+    `motion`, the clip moves (moving_clip) and every frame is scored, each as a face of its own.
     A progress bar shows on a terminal.
     """
     from tqdm import tqdm
 
+    rng = np.random.default_rng(seed)
     errors, names, missed, t_total = [], [], [], 0.0
-    for name, _, frame, truth in tqdm(items, unit="face", disable=None, leave=False):
+    for name, _, photo, truth in tqdm(items, unit="face", disable=None, leave=False):
         tracker.reset()
-        t0 = time.perf_counter()
-        for _ in range(repeat):
+        clip = moving_clip(photo, truth, repeat, rng) if motion else [(photo, truth)] * repeat
+        scored = []
+        for i, (frame, true) in enumerate(clip):
+            t0 = time.perf_counter()
             faces = tracker.process(frame)
-        t_total += (time.perf_counter() - t0) / repeat
-        iod = float(np.linalg.norm(truth[0] - truth[1]))
-        best = None
-        for f in faces:   # the face whose eye centres are nearest the true ones
-            d = np.linalg.norm(f.keypoints[:2] - truth[:2], axis=1).mean() / iod
-            if d < max_miss_iod and (best is None or d < best[0]):
-                best = (d, f)
-        if best is None:
-            missed.append(name)
-            continue
-        errors.append(kaggle_errors(best[1].keypoints[None], truth[None])[0])
-        names.append((name, frame, truth, best[1].keypoints))
+            t_total += (time.perf_counter() - t0) / repeat
+            if motion or i == repeat - 1:
+                scored.append((f"{name}#{i}" if motion else name, frame, true, nearest_face(faces, true)))
+        for label, frame, true, face in scored:
+            if face is None:
+                missed.append(label)
+                continue
+            errors.append(kaggle_errors(face.keypoints[None], true[None])[0])
+            names.append((label, frame, true, face.keypoints))
     return np.array(errors), names, missed, t_total
 
 
-def score(items, repeat=1, **options):
+def score(items, repeat=1, motion=False, **options):
     """summarize() of a FaceTracker made with these TrackerOptions, on `frames_of()` items."""
     with FaceTracker(TrackerOptions(**{"max_faces": 8, **options})) as tracker:
-        errors, _, missed, _ = evaluate(tracker, items, repeat=repeat)
-    return summarize(errors, len(items), missed)
+        errors, _, missed, _ = evaluate(tracker, items, repeat=repeat, motion=motion)
+    return summarize(errors, len(items) * (repeat if motion else 1), missed)
 
 
 def summarize(errors, n_total, missed):
@@ -155,7 +189,9 @@ def items_of(data_path, models_dir, persons):
               help="image: detect every photo; video: track each photo as a still clip of --repeat frames.")
 @click.option("--refine", type=click.IntRange(0), default=TrackerOptions.refine,
               help="Image mode: crops per face after the detector's (TrackerOptions.refine); 0 for one crop.")
-@click.option("--repeat", default=10, help="Video mode: frames of each still clip; the last is scored.")
+@click.option("--repeat", default=10, help="Video mode: frames of each clip; the last is scored (all, with --motion).")
+@click.option("--motion", is_flag=True,
+              help="Video mode: each photo's clip turns, scales and moves (one cycle a second); every frame scored.")
 @click.option("--shape-correction/--no-shape-correction", default=True,
               help="Apply the models' shape correction (tracker.shape), where they have one.")
 @click.option("--descent-step/--no-descent-step", default=True,
@@ -164,13 +200,15 @@ def items_of(data_path, models_dir, persons):
 @click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write the figures as JSON.")
 @click.option("--montage", "montage_path", type=click.Path(dir_okay=False), default=None,
               help="PNG of the worst faces, truth green, prediction red.")
-def main(data_path, models_dir, persons, detector, detector_model, mode, refine, repeat, shape_correction, descent_step,
-         limit, report, montage_path):
+def main(data_path, models_dir, persons, detector, detector_model, mode, refine, repeat, motion, shape_correction,
+         descent_step, limit, report, montage_path):
     try:
         if not os.path.exists(data_path):
             raise click.ClickException(f"{data_path}: no such file or folder")
         if mode == "video" and repeat < 1:
             raise click.ClickException("--repeat must be at least 1")
+        if motion and mode != "video":
+            raise click.ClickException("--motion needs --mode video")
         opts = TrackerOptions(models_dir=models_dir, mode=mode, detector=detector, max_faces=8, refine=refine,
                               shape_correction=shape_correction, descent_step=descent_step,
                               detector_options={"model_path": detector_model} if detector == "mediapipe" else {})
@@ -179,18 +217,20 @@ def main(data_path, models_dir, persons, detector, detector_model, mode, refine,
             items = (it for i, it in zip(range(limit), items))
         items = list(items)
         with FaceTracker(opts) as tracker:
-            errors, found, missed, secs = evaluate(tracker, items, repeat=repeat if mode == "video" else 1)
+            errors, found, missed, secs = evaluate(tracker, items, repeat=repeat if mode == "video" else 1,
+                                                   motion=motion)
     except (ModelError, DetectorError) as e:
         raise click.ClickException(str(e)) from None
     if not len(errors):
         raise click.ClickException("no face was found")
-    res = summarize(errors, len(items), missed)
+    res = summarize(errors, len(items) * (repeat if motion else 1), missed)
     res.update({"data": os.path.abspath(data_path), "persons": persons, "detector": detector, "mode": mode,
                 "refine": refine if mode == "image" else 0, "shape_correction": shape_correction,
-                "descent_step": descent_step,
-                "repeat": repeat if mode == "video" else 1,
+                "descent_step": descent_step, "repeat": repeat if mode == "video" else 1, "motion": motion,
                 "models": os.path.abspath(models_dir), "ms_per_frame": round(1000 * secs / len(items), 2)})
-    how = f", tracked over {repeat} still frames" if mode == "video" else ""
+    how = ""
+    if mode == "video":
+        how = f", each frame of {len(items)} moving clips of {repeat}" if motion else f", tracked over {repeat} still frames"
     click.echo(f"{res['faces']} faces ({persons} persons{how}): Kaggle-scale RMSE {res['kaggle_rmse']:.3f}, "
                f"missed {res['missed']} ({100 * res['missed_share']:.1f} %), {res['ms_per_frame']} ms/frame")
     click.echo("  mean error (x, y): {:+.3f}, {:+.3f}".format(*res["mean_error_kaggle"]))
