@@ -12,12 +12,12 @@ from train.evaluate import items_of, score
 
 # Measured with `fkd-eval --data ../shared/data/youtube-faces-68` on all held-out persons (models/MODEL_CARD.md):
 # 1.81, 0.4 % missed. The slice below, every 4th held-out frame, measures 1.70 with 2 of 122 missed, and
-# 1.77 tracked over 10 still frames; every 8th, as moving clips of 30 frames, 1.72 with 32 of 1830 frames
+# 1.74 tracked over 10 still frames; every 8th, as moving clips of 30 frames, 1.85 with 6 of 1830 frames
 # missed (`cd tests && python -m pytest -s test_shipped_models.py -k "accuracy or tracking"` prints all
 # three); the bounds leave ~13 % room.
 MAX_KAGGLE_RMSE = 1.92
-MAX_TRACKED_KAGGLE_RMSE = 2.00
-MAX_MOVING_KAGGLE_RMSE = 1.95
+MAX_TRACKED_KAGGLE_RMSE = 1.97
+MAX_MOVING_KAGGLE_RMSE = 2.09
 MAX_MISSED = 0.04
 MAX_MEAN_ERROR = 0.75
 

@@ -215,3 +215,19 @@ def test_mediapipe_detector(clip, tmp_path, shipped_models):
     rows = read_jsonl(js)
     assert all(len(r["faces"]) == 1 for r in rows)
     assert np.median(error_of(rows, truth)) < 0.12
+
+
+def test_haar_looks_near_a_face_as_over_the_frame():
+    """HaarDetector.near, the tracker's check of a doubted track, finds the face the whole frame gives,
+    framed alike, and nothing where there is no face."""
+    from tracker.detectors import HaarDetector
+
+    det = HaarDetector()
+    for frame, _ in list(frames(12))[::4]:
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        boxes, _ = det(gray)
+        near, _ = det.near(gray, boxes[0])
+        assert len(near) >= 1
+        assert np.abs(near[0] - boxes[0]).max() < 0.05 * boxes[0][2]
+        empty = np.array([0.0, 0.0, 60.0, 60.0])   # a corner of the demo's plain border
+        assert len(det.near(gray, empty)[0]) == 0

@@ -48,15 +48,36 @@ class HaarDetector:
                 "equalize": self.equalize}
 
     def __call__(self, gray, bgr=None):
+        return self._detect(gray, self._scale(gray), (self.min_size, 0))
+
+    def near(self, gray, box, margin=0.5, sizes=(0.6, 1.6)):
+        """Faces of `sizes` times the box's side within `margin` box sides of it, for the tracker to check a
+        track: the frame is scaled as __call__ scales it, so the boxes are framed alike, but only that
+        region and those sizes are searched (a few times cheaper than the whole frame)."""
+        x, y, side = box[0], box[1], box[2]
         h, w = gray.shape[:2]
-        f = self.max_side / max(h, w) if (self.upscale or max(h, w) > self.max_side) else 1.0
-        small = gray if f == 1.0 else cv2.resize(gray, (round(w * f), round(h * f)),
+        x0, y0 = max(0, int(x - margin * side)), max(0, int(y - margin * side))
+        x1, y1 = min(w, int(x + (1 + margin) * side) + 1), min(h, int(y + (1 + margin) * side) + 1)
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return np.zeros((0, 4)), np.zeros(0)
+        f = self._scale(gray)
+        lo = max(self.min_size, int(sizes[0] * side * f))
+        boxes, scores = self._detect(gray[y0:y1, x0:x1], f, (lo, int(sizes[1] * side * f) + 1))
+        return boxes + np.array([x0, y0, 0, 0]), scores
+
+    def _scale(self, gray):
+        side = max(gray.shape[:2])
+        return self.max_side / side if (self.upscale or side > self.max_side) else 1.0
+
+    def _detect(self, gray, f, sizes):
+        h, w = gray.shape[:2]
+        small = gray if f == 1.0 else cv2.resize(gray, (max(1, round(w * f)), max(1, round(h * f))),
                                                  interpolation=cv2.INTER_AREA)
         if self.equalize:
             small = cv2.equalizeHist(small)
         boxes, _, weights = self.cascade.detectMultiScale3(
             small, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
-            minSize=(self.min_size, self.min_size), outputRejectLevels=True)
+            minSize=(sizes[0], sizes[0]), maxSize=(sizes[1], sizes[1]), outputRejectLevels=True)
         if len(boxes) == 0:
             return np.zeros((0, 4)), np.zeros(0)
         boxes = np.asarray(boxes, dtype=np.float64) / f

@@ -68,11 +68,11 @@ class TrackerOptions:
     smoothing: bool = True
     shape_alpha: float = 0.25
     # video, smoothing on: when a frame's points stray from the smoothed face by more than this (RMS, in
-    # eye distances), the detector looks again on the next frame and a track gone wrong restarts from its
-    # box. On moving clips (fkd-eval --motion) 0.04 took 2.136 to 2.042, and still ones (--repeat 10)
-    # 1.884 to 1.878, with no more detector runs in the demo clip's 200 frames; 0.03 did better (2.010,
-    # 1.858) for 4 more runs there, which cost the frame rate a tenth
-    doubt: float = 0.04
+    # eye distances), the detector looks near the face on the next frame (the whole frame, for a detector
+    # without `near`), and a track gone wrong restarts from its box. On moving clips (fkd-eval --motion)
+    # 0.035 took 2.136 to 2.022 and still ones (--repeat 10) 1.884 to 1.847 (0.04: 2.042, 1.844; 0.03:
+    # 2.002, 1.872), for 2 looks near the face in the demo clip's 200 frames at 640x480
+    doubt: float = 0.035
 
 
 @dataclass
@@ -223,6 +223,8 @@ class FaceTracker:
         if not self.tracks or self._redetect or self.frame_index % o.detect_every == 0:
             self._update_from_detector(gray, frame)
             self._redetect = False
+        elif any(tr.doubted for tr in self.tracks):
+            self._check_doubted(gray)
         if not self.tracks:
             return []
         # constant-velocity guess of where each face is now: the models' answers lag
@@ -269,8 +271,9 @@ class FaceTracker:
                 shown = tr.filter(p).astype(np.float32)
                 # a frame whose points stray from the smoothed face is often a track going wrong
                 stray = np.sqrt(((p - shown) ** 2).sum(axis=1).mean()) / np.linalg.norm(shown[0] - shown[1])
-                if stray > o.doubt:
-                    self._redetect = tr.doubted = True
+                if stray > o.doubt:   # the detector looks near it on the next frame (or over all of it)
+                    tr.doubted = True
+                    self._redetect = self._redetect or not hasattr(self.detector, "near")
             faces.append(Face(box, shown, tr.score, tr.track_id))
             if moved(new_box, tr.key_box) >= o.hold or i in again:
                 # of the centre: a box that grows or shrinks moves its corner while the face stays put
@@ -291,6 +294,21 @@ class FaceTracker:
             self._redetect = True   # a face was lost: look again on the next frame
         self.tracks = alive
         return faces
+
+    def _check_doubted(self, gray):
+        """Doubted tracks restart from the detector's box near them, or end where it sees no face there."""
+        t0 = time.perf_counter()
+        kept = []
+        for tr in self.tracks:
+            if tr.doubted:
+                tr.doubted = False
+                boxes, _ = self.detector.near(gray, tr.box)
+                ious = [iou(tr.box, b) for b in boxes]
+                if ious and max(ious) > 0.3:   # unseen, it goes on: the detector misses turned faces
+                    tr.box, tr.key_box = np.asarray(boxes[int(np.argmax(ious))], float), None
+            kept.append(tr)
+        self.tracks = kept
+        self.stage_s["detect"] += time.perf_counter() - t0
 
     def _update_from_detector(self, gray, frame):
         """Matched tracks restart from the detector's box (no drift); new faces start tracks."""
