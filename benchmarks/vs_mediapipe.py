@@ -113,7 +113,7 @@ def score_mesh(meshes, truths, vertices):
             missed.append(i)
             continue
         errors.append((m[vertices] - t) * s)
-    return summarize(np.array(errors), len(truths), missed)
+    return summarize(np.array(errors), missed)
 
 
 def timed(fn, clip):

@@ -296,18 +296,16 @@ class FaceTracker:
         return faces
 
     def _check_doubted(self, gray):
-        """Doubted tracks restart from the detector's box near them, or end where it sees no face there."""
+        """Doubted tracks restart from the detector's box near them; unseen, they go on (the cascade misses
+        turned faces)."""
         t0 = time.perf_counter()
-        kept = []
         for tr in self.tracks:
             if tr.doubted:
                 tr.doubted = False
                 boxes, _ = self.detector.near(gray, tr.box)
                 ious = [iou(tr.box, b) for b in boxes]
-                if ious and max(ious) > 0.3:   # unseen, it goes on: the detector misses turned faces
+                if ious and max(ious) > 0.3:
                     tr.box, tr.key_box = np.asarray(boxes[int(np.argmax(ious))], float), None
-            kept.append(tr)
-        self.tracks = kept
         self.stage_s["detect"] += time.perf_counter() - t0
 
     def _update_from_detector(self, gray, frame):

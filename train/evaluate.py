@@ -81,8 +81,10 @@ def nearest_face(faces, truth, max_miss_iod=0.5):
     return None if best is None else best[1]
 
 
-def evaluate(tracker, items, repeat=1, motion=False, seed=0):
-    """Scaled errors (n, 15, 2) of found faces, the names of those missed, and seconds per frame.
+def evaluate(tracker, items, repeat=1, motion=False, seed=0, keep_frames=True):
+    """Scaled errors (n, 15, 2) of found faces, (name, frame, truth, points) of each, the names of those
+    missed, and seconds per frame. Without `keep_frames` the frame is None: a moving clip's frames are
+    new arrays, and 30 a photo held for a montage nobody asked for fill gigabytes.
 
     `repeat` > 1 shows each photo as a still clip of that many frames to a video-mode tracker and
     scores the last: the detector frames the first, the tracker's own points frame the rest. With
@@ -108,18 +110,20 @@ def evaluate(tracker, items, repeat=1, motion=False, seed=0):
                 missed.append(label)
                 continue
             errors.append(kaggle_errors(face.keypoints[None], true[None])[0])
-            names.append((label, frame, true, face.keypoints))
+            names.append((label, frame if keep_frames else None, true, face.keypoints))
     return np.array(errors), names, missed, t_total
 
 
 def score(items, repeat=1, motion=False, **options):
     """summarize() of a FaceTracker made with these TrackerOptions, on `frames_of()` items."""
     with FaceTracker(TrackerOptions(**{"max_faces": 8, **options})) as tracker:
-        errors, _, missed, _ = evaluate(tracker, items, repeat=repeat, motion=motion)
-    return summarize(errors, len(items) * (repeat if motion else 1), missed)
+        errors, _, missed, _ = evaluate(tracker, items, repeat=repeat, motion=motion, keep_frames=False)
+    return summarize(errors, missed)
 
 
-def summarize(errors, n_total, missed):
+def summarize(errors, missed):
+    """Figures of the scaled errors of the faces found and the names of those missed."""
+    n_total = len(errors) + len(missed)
     ok = ~np.isnan(errors)
     sq = np.where(ok, errors, 0.0) ** 2
     per_kp = np.sqrt(sq.sum(axis=(0, 2)) / ok.sum(axis=(0, 2)))
@@ -218,12 +222,12 @@ def main(data_path, models_dir, persons, detector, detector_model, mode, refine,
         items = list(items)
         with FaceTracker(opts) as tracker:
             errors, found, missed, secs = evaluate(tracker, items, repeat=repeat if mode == "video" else 1,
-                                                   motion=motion)
+                                                   motion=motion, keep_frames=montage_path is not None)
     except (ModelError, DetectorError) as e:
         raise click.ClickException(str(e)) from None
     if not len(errors):
         raise click.ClickException("no face was found")
-    res = summarize(errors, len(items) * (repeat if motion else 1), missed)
+    res = summarize(errors, missed)
     res.update({"data": os.path.abspath(data_path), "persons": persons, "detector": detector, "mode": mode,
                 "refine": refine if mode == "image" else 0, "shape_correction": shape_correction,
                 "descent_step": descent_step, "repeat": repeat if mode == "video" else 1, "motion": motion,
