@@ -69,9 +69,10 @@ class TrackerOptions:
     shape_alpha: float = 0.25
     # video, smoothing on: when a frame's points stray from the smoothed face by more than this (RMS, in
     # eye distances), the detector looks near the face on the next frame (the whole frame, for a detector
-    # without `near`), and a track gone wrong restarts from its box. On moving clips (fkd-eval --motion)
-    # 0.035 took 2.136 to 2.022 and still ones (--repeat 10) 1.884 to 1.847 (0.04: 2.042, 1.844; 0.03:
-    # 2.002, 1.872), for 2 looks near the face in the demo clip's 200 frames at 640x480
+    # without `near`), and a track gone wrong restarts from its box. On moving clips (fkd-eval --mode video
+    # --motion --repeat 30 --doubt D) 0.035 took 2.136 (D = inf, off) to 2.022 and still ones (--repeat 10)
+    # 1.884 to 1.847 (0.04: 2.042, 1.844; 0.03: 2.002, 1.872), for 2 looks near the face in the demo
+    # clip's 200 frames at 640x480
     doubt: float = 0.035
 
 

@@ -200,12 +200,14 @@ def items_of(data_path, models_dir, persons):
               help="Apply the models' shape correction (tracker.shape), where they have one.")
 @click.option("--descent-step/--no-descent-step", default=True,
               help="Apply the models' descent step (tracker.descent), where they have one.")
+@click.option("--doubt", type=float, default=TrackerOptions.doubt,
+              help="Video mode: stray (eye distances) that has the detector look again (TrackerOptions.doubt); inf: never.")
 @click.option("--limit", type=int, default=None, help="Only the first N faces (after the person filter).")
 @click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write the figures as JSON.")
 @click.option("--montage", "montage_path", type=click.Path(dir_okay=False), default=None,
               help="PNG of the worst faces, truth green, prediction red.")
 def main(data_path, models_dir, persons, detector, detector_model, mode, refine, repeat, motion, shape_correction,
-         descent_step, limit, report, montage_path):
+         descent_step, doubt, limit, report, montage_path):
     try:
         if not os.path.exists(data_path):
             raise click.ClickException(f"{data_path}: no such file or folder")
@@ -214,7 +216,7 @@ def main(data_path, models_dir, persons, detector, detector_model, mode, refine,
         if motion and mode != "video":
             raise click.ClickException("--motion needs --mode video")
         opts = TrackerOptions(models_dir=models_dir, mode=mode, detector=detector, max_faces=8, refine=refine,
-                              shape_correction=shape_correction, descent_step=descent_step,
+                              shape_correction=shape_correction, descent_step=descent_step, doubt=doubt,
                               detector_options={"model_path": detector_model} if detector == "mediapipe" else {})
         items = items_of(data_path, models_dir, persons)
         if limit:
@@ -230,7 +232,7 @@ def main(data_path, models_dir, persons, detector, detector_model, mode, refine,
     res = summarize(errors, missed)
     res.update({"data": os.path.abspath(data_path), "persons": persons, "detector": detector, "mode": mode,
                 "refine": refine if mode == "image" else 0, "shape_correction": shape_correction,
-                "descent_step": descent_step, "repeat": repeat if mode == "video" else 1, "motion": motion,
+                "descent_step": descent_step, "doubt": doubt, "repeat": repeat if mode == "video" else 1, "motion": motion,
                 "models": os.path.abspath(models_dir), "ms_per_frame": round(1000 * secs / len(items), 2)})
     how = ""
     if mode == "video":
