@@ -30,7 +30,7 @@ from tracker.demo import frames  # noqa: E402
 from tracker.facetracker import FaceTracker, TrackerOptions  # noqa: E402
 from tracker.keypoints import NAMES  # noqa: E402
 from train.evaluate import (KAGGLE_IOD, MOTION_DEGREES, MOTION_SCALE, MOTION_SHIFT, face_errors,  # noqa: E402
-                            frames_of, moving_clip, on_common, selected_persons, summarize)
+                            frames_of, moving_clip, on_common, selected_persons, summarize_found)
 
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 # the mesh vertices usually taken for these points (iris centres 473/468 need the 478-point model)
@@ -181,10 +181,6 @@ class MeshMap:
         return cls(list(vertices), *solve(np.ones(len(keep), bool), ridge), ridge)
 
 
-def summary(found, missed):
-    return summarize(np.array(list(found.values())), missed)
-
-
 def timed(fn, clip):
     ms = []
     for i, f in enumerate(clip):
@@ -270,7 +266,7 @@ def main():
              "mp_moving": mesh_errors(moving_meshes, moving_truths, moving_labels, lambda m: m[vertices]),
              "mp_moving_mapped": mesh_errors(moving_meshes, moving_truths, moving_labels, mesh_map)}
     (mp_best, mp_usual, mp_mapped, ours, ours_one_crop, ours_tracked, ours_moving, mp_moving,
-     mp_moving_mapped) = (summary(*found[k]) for k in (
+     mp_moving_mapped) = (summarize_found(*found[k]) for k in (
         "mp_best", "mp_usual", "mp_mapped", "ours", "ours_one_crop", "ours_tracked", "ours_moving", "mp_moving",
         "mp_moving_mapped"))
     # each system on the faces all found: alone, each is spared the hard faces it misses

@@ -123,8 +123,12 @@ def face_errors(items, repeat=1, motion=False, **options):
 
 
 def score(items, repeat=1, motion=False, **options):
-    """summarize() of face_errors()."""
-    found, missed = face_errors(items, repeat, motion, **options)
+    """summarize_found() of face_errors()."""
+    return summarize_found(*face_errors(items, repeat, motion, **options))
+
+
+def summarize_found(found, missed):
+    """summarize() of {label: errors} of the faces found."""
     return summarize(np.array(list(found.values())), missed)
 
 
