@@ -29,8 +29,9 @@ sys.path.insert(0, ROOT)
 from tracker.demo import frames  # noqa: E402
 from tracker.facetracker import FaceTracker, TrackerOptions  # noqa: E402
 from tracker.keypoints import NAMES  # noqa: E402
-from train.evaluate import (KAGGLE_IOD, MOTION_DEGREES, MOTION_SCALE, MOTION_SHIFT, face_errors,  # noqa: E402
-                            frames_of, moving_clip, on_common, selected_persons, summarize_found)
+from train.evaluate import (KAGGLE_IOD, MOTION_DEGREES, MOTION_SCALE, MOTION_SHIFT, eye_offset,  # noqa: E402
+                            face_errors, frames_of, kaggle_errors, moving_clip, on_common, selected_persons,
+                            summarize_found)
 
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 # the mesh vertices usually taken for these points (iris centres 473/468 need the 478-point model)
@@ -111,12 +112,11 @@ def mesh_errors(meshes, truths, labels, to_points):
     `to_points` takes a mesh to its 15 points."""
     found, missed = {}, []
     for m, t, label in zip(meshes, truths, labels):
-        s = KAGGLE_IOD / np.linalg.norm(t[0] - t[1])
         p = None if m is None else to_points(m)
-        if p is None or np.linalg.norm(p[:2] - t[:2], axis=1).mean() * s / KAGGLE_IOD > 0.5:
+        if p is None or eye_offset(p, t) > 0.5:
             missed.append(label)
         else:
-            found[label] = (p - t) * s
+            found[label] = kaggle_errors(p[None], t[None])[0]
     return found, missed
 
 
@@ -154,7 +154,7 @@ class MeshMap:
     def fit(cls, meshes, truths, persons, vertices):
         """Fitted on the meshes whose best vertices found the face, the ridge chosen on held-out persons."""
         keep = [i for i, (m, t) in enumerate(zip(meshes, truths)) if m is not None and
-                np.linalg.norm(m[vertices[:2]] - t[:2], axis=1).mean() / np.linalg.norm(t[0] - t[1]) <= 0.5]
+                eye_offset(m[vertices], t) <= 0.5]
         frames = [cls.frame(meshes[i]) for i in keep]
         x = np.array([cls.to_frame(meshes[i], f).ravel() for i, f in zip(keep, frames)])
         y = np.array([(cls.to_frame(truths[i], f) - cls.to_frame(meshes[i][vertices], f)).ravel()

@@ -70,12 +70,17 @@ def moving_clip(frame, truth, n, rng):
         yield cv2.warpAffine(frame, m, (w, h), borderMode=cv2.BORDER_REPLICATE), truth @ m[:, :2].T + m[:, 2]
 
 
+def eye_offset(points, truth):
+    """How far (15, 2) points' eye centres are from the true ones, in true eye distances: a face whose
+    answer is half an eye distance off or more was not found."""
+    return float(np.linalg.norm(points[:2] - truth[:2], axis=1).mean() / np.linalg.norm(truth[0] - truth[1]))
+
+
 def nearest_face(faces, truth, max_miss_iod=0.5):
     """The face whose eye centres are nearest the true ones, or None where none is within max_miss_iod."""
-    iod = float(np.linalg.norm(truth[0] - truth[1]))
     best = None
     for f in faces:
-        d = np.linalg.norm(f.keypoints[:2] - truth[:2], axis=1).mean() / iod
+        d = eye_offset(f.keypoints, truth)
         if d < max_miss_iod and (best is None or d < best[0]):
             best = (d, f)
     return None if best is None else best[1]
