@@ -181,6 +181,29 @@ class MeshMap:
         return cls(list(vertices), *solve(np.ones(len(keep), bool), ridge), ridge)
 
 
+def heaviest(ours, theirs, n=5):
+    """The photos whose faces (a moving clip's frames) hold most of fkd's squared error among the faces
+    both systems found: (photo, faces, share, fkd's RMSE, MediaPipe's RMSE) each, and both systems' RMSE on
+    the faces both found without the first photo. A pooled RMSE can turn on a few faces; this shows which."""
+    common = sorted(set(ours) & set(theirs))
+    photos = {}
+    for label in common:
+        photos.setdefault(label.split("#")[0], []).append(label)
+
+    def rmse(found, labels):
+        return summarize_found({k: found[k] for k in labels}, [])["kaggle_rmse"]
+
+    def squared(labels):
+        return float(np.nansum(np.array([ours[k] for k in labels]) ** 2))
+
+    total = squared(common)
+    order = sorted(photos, key=lambda p: -squared(photos[p]))[:n]
+    rows = [(p, len(photos[p]), squared(photos[p]) / total, rmse(ours, photos[p]), rmse(theirs, photos[p]))
+            for p in order]
+    rest = [k for k in common if k.split("#")[0] != order[0]]
+    return rows, rmse(ours, rest), rmse(theirs, rest)
+
+
 def timed(fn, clip):
     ms = []
     for i, f in enumerate(clip):
@@ -291,6 +314,18 @@ def main():
         for (w, h), f, m, per_run in speed)
     common_rows = "\n".join(f"| {what} | {f['faces']} | {f['kaggle_rmse']:.3f} | {m['kaggle_rmse']:.3f} "
                             f"| {mm['kaggle_rmse']:.3f} |" for what, f, m, mm in common)
+    weights = []
+    for what, k, mp in (("photos, image mode", "ours", "mp_best"),
+                        ("moving clips, video mode", "ours_moving", "mp_moving")):
+        heavy, rest_ours, rest_mp = heaviest(found[k][0], found[mp][0])
+        weights.append(f"""{what}:
+
+| photo | faces | share of fkd's squared error | fkd | MediaPipe, best vertices |
+| --- | --- | --- | --- | --- |
+""" + "\n".join(f"| {p} | {n} | {100 * sh:.1f} % | {fo:.2f} | {fm:.2f} |" for p, n, sh, fo, fm in heavy) + f"""
+
+Without {heavy[0][0]}: fkd {rest_ours:.3f}, MediaPipe {rest_mp:.3f}.
+""")
     per_kp = "\n".join(f"| {n} | {ours['per_keypoint_kaggle_rmse'][n]:.2f} | {mp_best['per_keypoint_kaggle_rmse'][n]:.2f} "
                        f"| {v} |" for n, v in zip(NAMES, vertices))
     text = f"""# Benchmarks: fkd against MediaPipe FaceLandmarker
@@ -347,6 +382,11 @@ MediaPipe in IMAGE mode on the photos and VIDEO mode on the moving clips):
 | --- | --- | --- | --- | --- |
 {common_rows}
 
+Where fkd's error comes from, on the faces both fkd and MediaPipe (best vertices) found: the photos that
+hold most of fkd's squared error, and both systems on the rest. Kaggle scale divides by the true eye
+distance, so a face turned far aside, its eyes close together, weighs most.
+
+{chr(10).join(weights)}
 Per keypoint (Kaggle-scale RMSE, image mode, each on the faces it found):
 
 | keypoint | fkd | MediaPipe (best vertex) | vertex |
