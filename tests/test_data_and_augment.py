@@ -94,6 +94,34 @@ def test_turned_crop_puts_the_eyes_level():
     assert roll(to_crop(k, m)) == pytest.approx(0.0, abs=1e-9)
 
 
+def test_box_from_keypoints_follows_the_pose_not_the_shape():
+    from tracker.crop import MEAN_SHAPE, fit_similarity, roll
+
+    rule = CropRule()
+    turn = cv2.getRotationMatrix2D((48.0, 48.0), 20.0, 2.5)
+    turn[:, 2] += (130, 70)
+    face = np.asarray(MEAN_SHAPE) @ turn[:, :2].T + turn[:, 2]
+    # a similarity is fitted exactly, with rows missing too
+    partial = face.copy()
+    partial[2:10] = np.nan
+    ok = ~np.isnan(partial[:, 0])
+    assert np.allclose(fit_similarity(np.asarray(MEAN_SHAPE), partial, ok), face)
+    box = rule.box_from_keypoints(face)
+    assert np.allclose(rule.box_from_keypoints(partial), box)
+    # the mean face in a crop of its box is where it started (the tracking loop's fixed point), to
+    # within the pixel by which the shipped box_* and the mean face were fitted apart
+    _, m = crop(np.zeros((400, 500), np.uint8), box, rule, roll(face) - roll(np.asarray(MEAN_SHAPE)))
+    assert np.abs(to_crop(face, m) - np.asarray(MEAN_SHAPE)).max() < 2.0
+    # one point wrong, the bottom lip 10 % of the box too high: as one of the four anchors it would shrink
+    # the box by 13 %; as one of the fifteen points the face is fitted to, by 3 %
+    down = turn[:, 1] / np.hypot(*turn[:, 1])
+    lip = face.copy()
+    lip[14] -= 0.1 * box[2] * down
+    moved = rule.box_from_keypoints(lip)
+    assert abs(moved[2] / box[2] - 1) < 0.05
+    assert np.abs(moved[:2] + moved[2:] / 2 - box[:2] - box[2:] / 2).max() < 0.01 * box[2]
+
+
 def dots(points, size=96):
     img = np.zeros((len(points), size, size), np.uint8)
     for i, pts in enumerate(points):

@@ -176,11 +176,18 @@ def detect_faces(root, names, k15, detector):
     return boxes
 
 
+def mean_face(boxes, k15, rule):
+    """(15, 2) mean of the keypoints in the crops `rule` makes of these boxes (NaN rows skipped), px."""
+    ok = ~np.isnan(boxes[:, 0])
+    return np.nanmean(np.stack([to_crop(k, rule.matrix(b)) for k, b in zip(k15[ok], boxes[ok])]), axis=0)
+
+
 def fit_crop_rule(boxes, k15, size=96, iod=36.0, eye_y=37.7):
     """Crop-rule parameters from Haar boxes and true keypoints of the same faces.
 
     Chosen so that the median face is framed like Kaggle's: eye centres `iod`
-    px apart and `eye_y` px from the top of the crop.
+    px apart and `eye_y` px from the top of the crop; the mean face in such a
+    crop places boxes from keypoints (`CropRule.box_from_keypoints`).
     """
     ok = ~np.isnan(boxes[:, 0])
     b, k = boxes[ok], k15[ok]
@@ -192,14 +199,20 @@ def fit_crop_rule(boxes, k15, size=96, iod=36.0, eye_y=37.7):
     # keypoints -> box: chosen so the mean face is a fixed point (crop -> points -> same box),
     # else tracking from the previous frame's points drifts a little every frame
     rule = CropRule(size=size, scale=scale, shift_y=shift_y)
-    anchors = np.stack([to_crop(kk, rule.matrix(bb)) for kk, bb in zip(k, b)])[:, ANCHORS].mean(axis=0)
+    mean_shape = mean_face(b, k, rule)
+    anchors = mean_shape[ANCHORS]
     c = anchors.mean(axis=0)
     s_m = float(np.sqrt(((anchors - c) ** 2).sum(axis=1).mean()))
     half = (size - 1) / 2.0
     return CropRule(size=size, scale=round(scale, 4), shift_y=round(shift_y, 4),
                     box_dx=round(float((half - c[0]) / s_m), 4),
                     box_dy=round(float((half - shift_y * size / scale - c[1]) / s_m), 4),
-                    box_side=round(size / (scale * s_m), 4))
+                    box_side=round(size / (scale * s_m), 4),
+                    mean_shape=rounded(mean_shape))
+
+
+def rounded(shape):
+    return tuple(tuple(round(float(v), 2) for v in row) for row in shape)
 
 
 def load_landmark_folder(root, rule=CropRule(), detector=None, cache_dir=None, tracker_crops=False):

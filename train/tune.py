@@ -4,7 +4,8 @@
 
 Prints, for a few detector settings, the share of true faces found and the
 false boxes per image on a 68-landmark folder; then fits the crop rule on the
-default detector's boxes (`tracker.crop.CropRule` holds the result).
+default detector's boxes (`tracker.crop.CropRule` holds the result), and the
+mean face in the crops of the default rule.
 """
 
 import argparse
@@ -13,9 +14,10 @@ import time
 import cv2
 import numpy as np
 
+from tracker.crop import CropRule
 from tracker.detectors import HaarDetector
 from tracker.keypoints import from_68
-from .data import detect_faces, fit_crop_rule, match_detection, read_landmark_folder
+from .data import detect_faces, fit_crop_rule, match_detection, mean_face, read_landmark_folder, rounded
 
 CANDIDATES = [
     {},
@@ -52,6 +54,8 @@ def main():
     boxes = detect_faces(a.data, names, k15, HaarDetector())
     print(f"default detector on all {len(names)} images: found {np.mean(~np.isnan(boxes[:, 0])):.3f}")
     print(fit_crop_rule(boxes, k15))
+    # a rule kept for the models trained with it takes a mean face fitted with its own scale and shift
+    print(f"mean face under the default rule (CropRule.mean_shape): {rounded(mean_face(boxes, k15, CropRule()))}")
     if a.mediapipe_model:
         fit_mediapipe(a.data, names, k15, boxes, a.mediapipe_model, sel)
 
