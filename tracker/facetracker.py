@@ -54,10 +54,15 @@ class TrackerOptions:
     recrop_shift: float = 0.04
     # video: a tracked face's crop stays put (the detector's box, or the last one the points placed)
     # until its points say the face moved or grew by more than this (box sides), and keeps its turn
-    # until they say the face turned by twice this (radians). Cropping a still face where the last
-    # points say carries their error into the next frame's points, and the crop drifts. Kept under
-    # recrop_shift, or a slow face is cropped twice
-    hold: float = 0.025
+    # until they say the face turned by twice this (radians). While boxes were placed from four of the
+    # points, cropping a still face where the last points said carried their error into the next
+    # frame's points and the crop drifted, and 0.025 paid; placed from the mean face fitted to all 15
+    # (CropRule.box_from_keypoints), following every frame does better. Chosen on the training persons'
+    # photos at half size, not on the held-out ones (`fkd-eval --persons train --scale 0.5 --every 4
+    # --mode video --motion --repeat 30 --hold H`, and `--repeat 10` without --motion for still faces):
+    # 0 scored 1.843 moving and 1.591 still, 0.025 1.872 and 1.634; the held-out persons then gave 1.904
+    # and 1.810 (0.025: 1.912, 1.846). Kept under recrop_shift, or a slow face is cropped twice
+    hold: float = 0.0
     # the models' quadratic shape correction (tracker.shape), where their manifest has one; off, for
     # fitting it and for measuring what it buys
     shape_correction: bool = True
@@ -69,10 +74,9 @@ class TrackerOptions:
     shape_alpha: float = 0.25
     # video, smoothing on: when a frame's points stray from the smoothed face by more than this (RMS, in
     # eye distances), the detector looks near the face on the next frame (the whole frame, for a detector
-    # without `near`), and a track gone wrong restarts from its box. On moving clips (fkd-eval --mode video
-    # --motion --repeat 30 --doubt D) 0.035 took 2.136 (D = inf, off) to 2.022 and still ones (--repeat 10)
-    # 1.884 to 1.847 (0.04: 2.042, 1.844; 0.03: 2.002, 1.872), for 2 looks near the face in the demo
-    # clip's 200 frames at 640x480
+    # without `near`), and a track gone wrong restarts from its box. On the training persons' moving and
+    # still clips as for `hold` (`... --doubt D`): 0.035 scored 1.843 and 1.591, 0.045 1.896 and 1.588,
+    # 0.06 1.889 and 1.615, inf (off) 1.938 and 1.634
     doubt: float = 0.035
 
 

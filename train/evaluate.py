@@ -43,6 +43,15 @@ def frames_of(data_path):
             yield name, None, cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), k
 
 
+def resized(item, scale):
+    """A `frames_of()` item with its photo and points at `scale` times the size (pixel centres kept)."""
+    if scale == 1:
+        return item
+    name, person, img, truth = item
+    img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return name, person, img, (truth + 0.5) * scale - 0.5
+
+
 def kaggle_errors(points, truth):
     """(n, 15, 2) errors scaled by 36 / each face's true eye distance (nan where a label is missing)."""
     iod = np.linalg.norm(truth[:, 0] - truth[:, 1], axis=1)
@@ -226,12 +235,18 @@ def items_of(data_path, models_dir, persons):
               help="Apply the models' descent step (tracker.descent), where they have one.")
 @click.option("--doubt", type=float, default=TrackerOptions.doubt,
               help="Video mode: stray (eye distances) that has the detector look again (TrackerOptions.doubt); inf: never.")
+@click.option("--hold", type=float, default=TrackerOptions.hold,
+              help="Video mode: how far a face moves before its crop follows (TrackerOptions.hold).")
 @click.option("--limit", type=int, default=None, help="Only the first N faces (after the person filter).")
+@click.option("--every", type=click.IntRange(1), default=1, help="Only every Nth face (after the person filter).")
+@click.option("--scale", type=click.FloatRange(0.1, 4), default=1.0,
+              help="Photos shown at this size: at 0.5 the training persons' answers are more like new faces' "
+                   "(tracker knobs are chosen there, not on the held-out persons).")
 @click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write the figures as JSON.")
 @click.option("--montage", "montage_path", type=click.Path(dir_okay=False), default=None,
               help="PNG of the worst faces, truth green, prediction red.")
 def main(data_path, models_dir, persons, detector, detector_model, mode, refine, repeat, motion, shape_correction,
-         descent_step, doubt, limit, report, montage_path):
+         descent_step, doubt, hold, limit, every, scale, report, montage_path):
     try:
         if not os.path.exists(data_path):
             raise click.ClickException(f"{data_path}: no such file or folder")
@@ -240,12 +255,12 @@ def main(data_path, models_dir, persons, detector, detector_model, mode, refine,
         if motion and mode != "video":
             raise click.ClickException("--motion needs --mode video")
         opts = TrackerOptions(models_dir=models_dir, mode=mode, detector=detector, max_faces=8, refine=refine,
-                              shape_correction=shape_correction, descent_step=descent_step, doubt=doubt,
+                              shape_correction=shape_correction, descent_step=descent_step, doubt=doubt, hold=hold,
                               detector_options={"model_path": detector_model} if detector == "mediapipe" else {})
         items = items_of(data_path, models_dir, persons)
         if limit:
             items = (it for i, it in zip(range(limit), items))
-        items = list(items)
+        items = [resized(it, scale) for it in list(items)[::every]]
         with FaceTracker(opts) as tracker:
             errors, found, missed, secs = evaluate(tracker, items, repeat=repeat if mode == "video" else 1,
                                                    motion=motion, keep_frames=montage_path is not None)
@@ -256,7 +271,8 @@ def main(data_path, models_dir, persons, detector, detector_model, mode, refine,
     res = summarize(errors, missed)
     res.update({"data": os.path.abspath(data_path), "persons": persons, "detector": detector, "mode": mode,
                 "refine": refine if mode == "image" else 0, "shape_correction": shape_correction,
-                "descent_step": descent_step, "doubt": doubt, "repeat": repeat if mode == "video" else 1, "motion": motion,
+                "descent_step": descent_step, "doubt": doubt, "hold": hold, "every": every, "scale": scale,
+                "repeat": repeat if mode == "video" else 1, "motion": motion,
                 "models": os.path.abspath(models_dir), "ms_per_frame": round(1000 * secs / len(items), 2)})
     how = ""
     if mode == "video":

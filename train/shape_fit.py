@@ -26,7 +26,7 @@ from tracker.manifest import MANIFEST, ModelError, drop_stage, load_manifest, wr
 from tracker.descent import DescentStep
 from tracker.shape import ShapeCorrection
 
-from .evaluate import evaluate, items_of, kaggle_errors
+from .evaluate import evaluate, items_of, kaggle_errors, resized
 
 FILE = "shape-correction.npz"
 COMPONENTS = (4, 8, 12, 16)
@@ -35,15 +35,6 @@ DESCENT_FILE = "descent-step.npz"
 WINDOWS = (16, 24, 32)        # px of the upright frame (36 px between the eyes): 2x2 to 4x4 HOG cells
 DESCENT_RIDGES = (3.0, 10.0, 30.0, 100.0)
 FOLDS = 5
-
-
-def resized(item, scale):
-    """A `frames_of()` item with its photo and points at `scale` times the size (pixel centres kept)."""
-    if scale == 1:
-        return item
-    name, person, img, truth = item
-    img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    return name, person, img, (truth + 0.5) * scale - 0.5
 
 
 def kaggle_rmse(points, truth):
