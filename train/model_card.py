@@ -193,9 +193,12 @@ Selection is greedy forward selection on the averaged ensemble's validation erro
 - Ensemble against best single member: in the table above.
 
 ## Float against int8, size and latency
-Latency: one face (batch 1), one LiteRT thread (XNNPACK), median of 300 invokes.
+Latency: one face (batch 1), one LiteRT thread (XNNPACK), median of 300 invokes. The validation
+columns are those recorded at export (`manifest.json`), on the crops of that time; the tables above
+measure the shipped files on today's crops, whose second framing follows `CropRule.box_from_keypoints`
+as it is now, and may differ from them by a little.
 
-| file | quantization | val RMSE float, px | val RMSE shipped, px | MB | ms |
+| file | quantization | val RMSE float at export, px | val RMSE at export, px | MB | ms |
 | --- | --- | --- | --- | --- | --- |
 {chr(10).join(member_rows)}
 
