@@ -122,6 +122,20 @@ def test_still_face_keeps_its_crop_with_a_hold(shipped_models):
         assert np.linalg.norm(f.keypoints - GRACE_HOPPER_KEYPOINTS, axis=1).mean() / iod < 0.1
 
 
+def test_new_face_first_frame_is_answered_as_in_image_mode(shipped_models):
+    from tracker.facetracker import FaceTracker, TrackerOptions
+
+    frame = photo()
+    with FaceTracker(TrackerOptions(models_dir=shipped_models, mode="image")) as t:
+        still = t.process(frame)[0].keypoints
+    with FaceTracker(TrackerOptions(models_dir=shipped_models, mode="video")) as t:
+        first = t.process(frame)[0].keypoints
+        assert t.crops == 1 + t.options.refine
+        t.process(frame)
+        assert t.crops == 2 + t.options.refine   # the next frames: one crop each
+    assert np.allclose(first, still, atol=1e-3)
+
+
 def test_still_face_followed_every_frame_does_not_drift(shipped_models):
     """By default the crop follows the points every frame; on a still face over two detector rounds the
     box stays within a few percent of the detector's and the points near the truth."""
