@@ -7,6 +7,7 @@ OpenCV's warps.
 """
 
 from dataclasses import asdict, dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -46,6 +47,11 @@ class CropRule:
 
     def to_dict(self):
         return asdict(self)
+
+    @cached_property
+    def mean_face(self):
+        """`mean_shape` as an array, made once: boxes are placed from it every frame."""
+        return np.asarray(self.mean_shape, dtype=np.float64)
 
     @classmethod
     def from_dict(cls, d):
@@ -87,7 +93,7 @@ class CropRule:
         """
         p = np.asarray(points, dtype=np.float64)
         ok = ~np.isnan(p).any(axis=1)
-        p = fit_similarity(np.asarray(self.mean_shape, dtype=np.float64), p, ok)[ANCHORS]
+        p = fit_similarity(self.mean_face, p, ok)[ANCHORS]
         centroid = p.mean(axis=0)
         size = np.sqrt(((p - centroid) ** 2).sum(axis=1).mean())
         side = self.box_side * size
@@ -96,13 +102,22 @@ class CropRule:
         return np.array([cx - side / 2.0, cy - side / 2.0, side, side])
 
 
+def similarity(src, dst):
+    """(2x2 scaled rotation R, t) of the least-squares fit dst ~ src @ R.T + t, for (k, 2) arrays
+    whose src is centred (its mean 0)."""
+    md = dst.mean(axis=0)
+    d = dst - md
+    n = np.einsum("ij,ij->", src, src)
+    a = np.einsum("ij,ij->", src, d) / n
+    b = (src[:, 0] @ d[:, 1] - src[:, 1] @ d[:, 0]) / n
+    return np.array([[a, -b], [b, a]]), md
+
+
 def fit_similarity(shape, points, rows):
     """All rows of (n, 2) `shape` moved, scaled and turned onto `points`, least squares over `rows`."""
-    s, p = shape[:, 0] + 1j * shape[:, 1], points[rows, 0] + 1j * points[rows, 1]   # as complex numbers,
-    s0, p0 = s[rows].mean(), p.mean()                                               # a similarity is a * z + b
-    a = np.vdot(s[rows] - s0, p - p0) / np.vdot(s[rows] - s0, s[rows] - s0)
-    z = a * (s - s0) + p0
-    return np.c_[z.real, z.imag]
+    shape = shape - shape[rows].mean(axis=0)
+    r, t = similarity(shape[rows], points[rows])
+    return shape @ r.T + t
 
 
 ANCHORS = [INDEX[n] for n in ("left_eye_center", "right_eye_center", "nose_tip",

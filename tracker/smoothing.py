@@ -12,20 +12,11 @@ and cancels an alternation from frame to frame.
 
 import numpy as np
 
+from .crop import similarity
+
 # out_t = 0.75 p_t + 0.5 p_t-1 - 0.25 p_t-2: gain 1 and no delay on a face moving at constant
 # speed (the taps sum to 1, and their first moment is 0), gain 0 on +-d alternating every frame
 POSE_TAPS = (-0.25, 0.5, 0.75)
-
-
-def similarity(src, dst):
-    """(2x2 scaled rotation R, t) of the least-squares fit dst ~ src @ R.T + t, for (k, 2) arrays
-    whose src is centred (its mean 0)."""
-    md = dst.mean(axis=0)
-    d = dst - md
-    n = np.einsum("ij,ij->", src, src)
-    a = np.einsum("ij,ij->", src, d) / n
-    b = (src[:, 0] @ d[:, 1] - src[:, 1] @ d[:, 0]) / n
-    return np.array([[a, -b], [b, a]]), md
 
 
 class ShapePoseSmoother:

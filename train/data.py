@@ -212,6 +212,7 @@ def fit_crop_rule(boxes, k15, size=96, iod=36.0, eye_y=37.7):
 
 
 def rounded(shape):
+    """A (15, 2) shape as the crop rule stores it: tuples, to 0.01 px."""
     return tuple(tuple(round(float(v), 2) for v in row) for row in shape)
 
 
