@@ -21,7 +21,7 @@ demo: install
 	$(BIN)/fkd-track --video examples/demo.mp4 --out examples/demo-annotated.mp4 --json examples/demo-annotated.jsonl --no-show
 
 test: install-dev
-	cd tests && ../$(BIN)/python -m pytest -q
+	$(BIN)/pytest -q
 
 bench: install-dev
 	$(BIN)/python benchmarks/bench_pipeline.py

@@ -12,10 +12,10 @@ import tempfile
 import time
 
 
-from tracker.demo import write_clip
-from tracker.draw import draw_faces
-from tracker.facetracker import FaceTracker, TrackerOptions
-from tracker.sources import open_video
+from fkd.demo import write_clip
+from fkd.draw import draw_faces
+from fkd.facetracker import FaceTracker, TrackerOptions, default_models_dir
+from fkd.sources import open_video
 
 
 def run(path, detect_every, threads, models):
@@ -50,7 +50,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--frames", type=int, default=150)
-    ap.add_argument("--models", default=TrackerOptions().models_dir)
+    ap.add_argument("--models", default=default_models_dir())
     ap.add_argument("--cores", default="0", help="CPU cores to pin to, comma-separated ('' = no pinning)")
     a = ap.parse_args()
     if a.cores and hasattr(os, "sched_setaffinity"):

@@ -11,13 +11,12 @@ import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from tracker.keypoints import NAMES, SUBSETS, subset_indices  # noqa: E402
-from train.augment import AugmentConfig, augment  # noqa: E402
-from train.data import Dataset, load_kaggle_csv, write_kaggle_csv  # noqa: E402
+from fkd.keypoints import NAMES, SUBSETS, subset_indices  # noqa: E402
+from fkd.train.augment import AugmentConfig, augment  # noqa: E402
+from fkd.train.data import Dataset, load_kaggle_csv, write_kaggle_csv  # noqa: E402
 
 
 def main():
@@ -40,8 +39,8 @@ def main():
     import keras
     import tensorflow as tf
 
-    from train.fit import Batches, to_targets
-    from train.model import build, masked_mse
+    from fkd.train.fit import Batches, to_targets
+    from fkd.train.model import build, masked_mse
 
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:

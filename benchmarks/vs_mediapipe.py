@@ -24,12 +24,11 @@ import cv2
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
-from tracker.demo import frames  # noqa: E402
-from tracker.facetracker import FaceTracker, TrackerOptions  # noqa: E402
-from tracker.keypoints import NAMES  # noqa: E402
-from train.evaluate import (KAGGLE_IOD, MOTION_DEGREES, MOTION_SCALE, MOTION_SHIFT, eye_offset,  # noqa: E402
+from fkd.demo import frames  # noqa: E402
+from fkd.facetracker import FaceTracker, TrackerOptions, default_models_dir  # noqa: E402
+from fkd.keypoints import NAMES  # noqa: E402
+from fkd.train.evaluate import (KAGGLE_IOD, MOTION_DEGREES, MOTION_SCALE, MOTION_SHIFT, eye_offset,  # noqa: E402
                             face_errors, frames_of, kaggle_errors, moving_clip, on_common, selected_persons,
                             summarize_found)
 
@@ -232,7 +231,7 @@ def machine():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default=TrackerOptions().models_dir)
+    ap.add_argument("--models", default=default_models_dir())
     ap.add_argument("--data", default=os.path.join(SHARED, "data", "youtube-faces-68"))
     ap.add_argument("--task", default=os.path.join(SHARED, "models", "mediapipe", "face_landmarker.task"))
     ap.add_argument("--frames", type=int, default=200, help="Frames per size for the speed runs.")

@@ -6,9 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
+from fkd import default_models_dir
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
-SHIPPED = os.path.join(ROOT, "models")
+SHIPPED = default_models_dir()
 
 
 def need_shared(sub=""):
@@ -24,9 +26,9 @@ def need_shared(sub=""):
 
 def demo_kaggle_csv(path, n=48, seed=0):
     """A Kaggle-format CSV of real-face crops: demo frames cut with the tracker's crop rule."""
-    from tracker.crop import CropRule, crop, to_crop
-    from tracker.demo import frames
-    from train.data import Dataset, write_kaggle_csv
+    from fkd.crop import CropRule, crop, to_crop
+    from fkd.demo import frames
+    from fkd.train.data import Dataset, write_kaggle_csv
 
     rule = CropRule()
     rng = np.random.default_rng(seed)
@@ -45,7 +47,7 @@ def demo_kaggle_csv(path, n=48, seed=0):
 
 def fkd_train(*args, check=True):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    r = subprocess.run([sys.executable, "-m", "train.cli", *args], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-m", "fkd.train.cli", *args], capture_output=True, text=True,
                        env=env, cwd=ROOT)
     if check and r.returncode != 0:
         raise AssertionError(f"fkd-train {' '.join(args)} failed:\n{r.stdout}\n{r.stderr[-3000:]}")

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from conftest import need_shared
-from tracker.crop import CropRule, crop, to_crop, to_image
-from tracker.keypoints import FLIP_PAIRS, NAMES, SUBSETS, flip_permutation, from_68
-from train.augment import AugmentConfig, augment
-from train.data import DataError, load_kaggle_csv, load_landmark_folder, person_of, split
+from fkd.crop import CropRule, crop, to_crop, to_image
+from fkd.keypoints import FLIP_PAIRS, NAMES, SUBSETS, flip_permutation, from_68
+from fkd.train.augment import AugmentConfig, augment
+from fkd.train.data import DataError, load_kaggle_csv, load_landmark_folder, person_of, split
 
 HEADER = ",".join([f"{n}_{a}" for n in NAMES for a in "xy"] + ["Image"])
 
@@ -83,8 +83,8 @@ def test_crop_affine_round_trip(angle):
 
 
 def test_turned_crop_puts_the_eyes_level():
-    from tracker.crop import roll
-    from tracker.demo import GRACE_HOPPER_KEYPOINTS as upright
+    from fkd.crop import roll
+    from fkd.demo import GRACE_HOPPER_KEYPOINTS as upright
 
     turn = cv2.getRotationMatrix2D((250.0, 200.0), 25.0, 1.0)   # rolls the face by -25 degrees
     k = upright @ turn[:, :2].T + turn[:, 2]
@@ -95,7 +95,7 @@ def test_turned_crop_puts_the_eyes_level():
 
 
 def test_box_from_keypoints_follows_the_pose_not_the_shape():
-    from tracker.crop import MEAN_SHAPE, fit_similarity, roll
+    from fkd.crop import MEAN_SHAPE, fit_similarity, roll
 
     rule = CropRule()
     turn = cv2.getRotationMatrix2D((48.0, 48.0), 20.0, 2.5)
@@ -202,7 +202,7 @@ def test_landmark_folder_split_by_person(tmp_path):
     ds = load_landmark_folder(sub, cache_dir=str(tmp_path))
     assert np.array_equal(load_landmark_folder(sub, cache_dir=str(tmp_path)).images, ds.images)
     # the cache holds the detector's boxes: a detector with other settings gets its own entry
-    from tracker.detectors import HaarDetector
+    from fkd.detectors import HaarDetector
     load_landmark_folder(sub, detector=HaarDetector(min_neighbors=8), cache_dir=str(tmp_path))
     assert len(os.listdir(tmp_path)) == 2
     assert ds.images.shape == (60, 96, 96) and ds.info["detected"] >= 50
@@ -215,7 +215,7 @@ def test_landmark_folder_split_by_person(tmp_path):
     assert both.persons[extra] == [p for p, d in zip(ds.persons, ds.detected) if d]
     assert not both.detected[extra].any()
     # framed by the same rule the tracker uses: the box from the crop's own points is the crop's box
-    from tracker.crop import CropRule
+    from fkd.crop import CropRule
     rule = CropRule()
     for kp in both.keypoints[extra][:10]:
         x, y, w, h = rule.box_from_keypoints(kp)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from train.evaluate import on_common, summarize_found
+from fkd.train.evaluate import on_common, summarize_found
 
 
 def test_on_common_scores_both_systems_on_the_faces_both_found():

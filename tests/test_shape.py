@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, need_shared
-from tracker.demo import frames
-from tracker.descent import DescentStep
-from tracker.facetracker import FaceTracker, TrackerOptions
-from tracker.manifest import ModelError
-from tracker.shape import ShapeCorrection
+from fkd.demo import frames
+from fkd.descent import DescentStep
+from fkd.facetracker import FaceTracker, TrackerOptions
+from fkd.manifest import ModelError
+from fkd.shape import ShapeCorrection
 
 
 def shapes(n, seed):
@@ -92,7 +92,7 @@ def test_descent_step_finds_points_from_their_surroundings(tmp_path):
 
 def fit_command(models, *args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run([sys.executable, "-m", "train.shape_fit", "--data", need_shared("data/youtube-faces-68"),
+    return subprocess.run([sys.executable, "-m", "fkd.train.shape_fit", "--data", need_shared("data/youtube-faces-68"),
                            "--models", str(models), *args], capture_output=True, text=True, cwd=ROOT, env=env)
 
 
@@ -127,7 +127,7 @@ def test_fit_command_writes_what_the_tracker_loads(shipped_models, tmp_path):
 
 def test_shipped_models_have_stages_that_help(shipped_models):
     """On held-out persons, with and without: each stage after the CNNs must earn its place."""
-    from train.evaluate import items_of, score
+    from fkd.train.evaluate import items_of, score
 
     items = list(items_of(need_shared("data/youtube-faces-68"), shipped_models, "val"))[::4]
     rmse = {(c, d): score(items, models_dir=shipped_models, mode="image", shape_correction=c,

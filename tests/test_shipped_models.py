@@ -6,9 +6,9 @@ import os
 import numpy as np
 
 from conftest import demo_kaggle_csv, need_shared
-from tracker.keypoints import NAMES
-from tracker.manifest import load_manifest
-from train.evaluate import items_of, score
+from fkd.keypoints import NAMES
+from fkd.manifest import load_manifest
+from fkd.train.evaluate import items_of, score
 
 # Measured with `fkd-eval --data ../shared/data/youtube-faces-68` on all held-out persons (models/MODEL_CARD.md):
 # 1.81, 0.4 % missed. The slice below, every 4th held-out frame, measures 1.70 with 2 of 122 missed, and
@@ -36,8 +36,8 @@ def test_manifest_and_files(shipped_models):
 
 def test_mirrored_call_shows_each_member_the_other_view(shipped_models, tmp_path):
     """Image mode's second crop runs the fused graphs on the mirror: with the first, every member sees both views."""
-    from tracker.ensemble import Keypoints15
-    from train.data import load_kaggle_csv
+    from fkd.ensemble import Keypoints15
+    from fkd.train.data import load_kaggle_csv
 
     crops = load_kaggle_csv(demo_kaggle_csv(str(tmp_path / "d.csv"), n=16)).images
     fused = Keypoints15(shipped_models)
@@ -85,8 +85,8 @@ def test_tracking_moving_held_out_faces(shipped_models):
 
 
 def test_kaggle_submission(shipped_models, tmp_path):
-    from train.data import load_kaggle_csv
-    from train.submit import main
+    from fkd.train.data import load_kaggle_csv
+    from fkd.train.submit import main
 
     src = load_kaggle_csv(demo_kaggle_csv(str(tmp_path / "d.csv"), n=6))
     with open(tmp_path / "test.csv", "w", newline="") as f:

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from tracker.demo import GRACE_HOPPER_KEYPOINTS
-from tracker.smoothing import ShapePoseSmoother
-from train.evaluate import moving_clip
+from fkd.demo import GRACE_HOPPER_KEYPOINTS
+from fkd.smoothing import ShapePoseSmoother
+from fkd.train.evaluate import moving_clip
 
 FACE = GRACE_HOPPER_KEYPOINTS - GRACE_HOPPER_KEYPOINTS.mean(axis=0)
 

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, demo_kaggle_csv, fkd_train
-from tracker.keypoints import SUBSETS
-from tracker.manifest import load_manifest
+from fkd.keypoints import SUBSETS
+from fkd.manifest import load_manifest
 
 tf = pytest.importorskip("tensorflow")
 
 
 def test_masked_loss_ignores_missing_labels():
-    from train.model import masked_mse
+    from fkd.train.model import masked_mse
 
     y_true = np.array([[0.0, np.nan, 1.0, np.nan]], np.float32)
     a = np.array([[0.5, 100.0, 1.0, -7.0]], np.float32)
@@ -51,16 +51,16 @@ def test_tflite_agrees_with_keras(tiny_models, tmp_path):
     """int8 and float16 members, and the fused graph, against the Keras model they came from."""
     import keras
 
-    from train.export import convert, fused
-    from train.fit import to_pixels
-    from train.model import masked_mse
-    from tracker.ensemble import Runner
+    from fkd.train.export import convert, fused
+    from fkd.train.fit import to_pixels
+    from fkd.train.model import masked_mse
+    from fkd.ensemble import Runner
 
     _, work = tiny_models
     state = json.load(open(os.path.join(work, "runs", "4pts", "seed0", "state.json")))
     model = keras.models.load_model(os.path.join(work, "runs", "4pts", "seed0", state["checkpoint"]),
                                     custom_objects={"masked_mse": masked_mse})
-    from train.data import load_kaggle_csv
+    from fkd.train.data import load_kaggle_csv
 
     crops = load_kaggle_csv(os.path.join(work, "train.csv")).images
     want = to_pixels(model.predict(crops[..., None] / 255.0, verbose=0))
@@ -76,7 +76,7 @@ def test_tflite_agrees_with_keras(tiny_models, tmp_path):
     path.write_bytes(convert(fused([model, model], "f"), "float32"))
     assert np.abs(Runner(str(path)).predict(crops) - want).max() < 0.01
     # flip test-time augmentation inside the graph = mirrored crop, answer mirrored back, averaged
-    from tracker.keypoints import SUBSETS, flip_permutation
+    from fkd.keypoints import SUBSETS, flip_permutation
 
     mirrored = to_pixels(model.predict(crops[:, :, ::-1, None] / 255.0, verbose=0))
     mirrored = mirrored[:, flip_permutation(SUBSETS["4pts"])]
@@ -89,9 +89,9 @@ def test_tflite_agrees_with_keras(tiny_models, tmp_path):
 
 
 def test_fused_ensemble_matches_members_one_by_one(tiny_models):
-    from tracker.ensemble import Keypoints15
+    from fkd.ensemble import Keypoints15
 
-    from train.data import load_kaggle_csv
+    from fkd.train.data import load_kaggle_csv
 
     out, work = tiny_models
     crops = load_kaggle_csv(os.path.join(work, "train.csv")).images
@@ -105,7 +105,7 @@ def test_fused_ensemble_matches_members_one_by_one(tiny_models):
 
 def test_killed_run_resumes_from_its_checkpoint(tmp_path):
     csv_path = demo_kaggle_csv(str(tmp_path / "d.csv"), n=24)
-    args = [sys.executable, "-m", "train.cli", "--subset", "4pts", "--data", csv_path, "--out",
+    args = [sys.executable, "-m", "fkd.train.cli", "--subset", "4pts", "--data", csv_path, "--out",
             str(tmp_path / "m"), "--workdir", str(tmp_path / "w"), "--members", "1", "--epochs", "12",
             "--batch-size", "8", "--dense", "32", "--ema", "0.9", "--rotation", "5", "--quiet"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
@@ -154,7 +154,7 @@ def test_preview_and_csv_conversion(tmp_path):
     fkd_train("--subset", "11pts", "--data", csv_path, "--preview-augment", str(tmp_path / "p.png"))
     assert (tmp_path / "p.png").stat().st_size > 1000
     fkd_train("--subset", "4pts", "--data", csv_path, "--to-csv", str(tmp_path / "again.csv"))
-    from train.data import load_kaggle_csv
+    from fkd.train.data import load_kaggle_csv
     a, b = load_kaggle_csv(csv_path), load_kaggle_csv(str(tmp_path / "again.csv"))
     assert np.array_equal(a.images, b.images)
     assert np.allclose(a.keypoints, b.keypoints, atol=1e-3, equal_nan=True)
@@ -184,7 +184,7 @@ def test_member_starts_from_another_run(tiny_models, tmp_path):
     sel = load_manifest(str(tmp_path / "m"))["subsets"]["4pts"]["trained"]["selection"]
     assert sel["members_start_val_rmse_px"]["seed0"] > 0   # what the fine-tuning bought, recorded
     # with a learning rate of ~0 the member keeps the kernels of the run it started from
-    from train.model import build
+    from fkd.train.model import build
 
     a, b = build(8, dense=64), build(8, dense=64)
     a.load_weights(os.path.join(src, "best.weights.h5"))

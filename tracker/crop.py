@@ -16,7 +16,7 @@ from .keypoints import INDEX
 
 CROP_SIZE = 96
 # the mean face in crops of the Haar boxes of ../shared/data/youtube-faces-68 under the default rule, px
-# (`python -m train.tune ../shared/data/youtube-faces-68` prints it)
+# (`python -m fkd.train.tune ../shared/data/youtube-faces-68` prints it)
 MEAN_SHAPE = ((64.78, 35.74), (29.18, 36.09), (57.77, 36.08), (71.42, 35.41), (36.07, 36.33), (22.53, 35.82),
               (57.1, 24.26), (78.79, 26.42), (36.49, 24.53), (14.38, 27.03), (47.97, 56.93), (61.98, 75.01),
               (33.08, 75.3), (47.95, 70.81), (48.15, 82.5))
@@ -27,7 +27,7 @@ class CropRule:
     """How a detector box becomes a square crop, and how keypoints become a box.
 
     `scale` and `shift_y` were fitted on Haar boxes of real faces
-    (`python -m train.tune DATA`) so that the crop frames a face as Kaggle's
+    (`python -m fkd.train.tune DATA`) so that the crop frames a face as Kaggle's
     images do: eye centres about 36 px apart, about 37 px from the top.
     `box_*` place a detector-like box on a face from its keypoints: tracking
     between detections, and a stand-in where the detector missed a face
@@ -87,9 +87,7 @@ class CropRule:
         (least squares), so one point's error weighs a fifteenth, not a quarter: the shape size is
         the RMS distance of the fitted eye centres, nose tip and bottom lip from their centroid,
         which changes little with head turn. Placed from the points' own four anchors, a tracked
-        face's box followed the models' error: a bottom lip placed too high made the next crop too
-        small and too high, where the models placed the mouth higher still, and the track drifted
-        (on moving clips, `fkd-eval --mode video --motion --repeat 30 --hold 0.025`: 2.023, 1.911 with the fit).
+        face's box followed the models' error and drifted (docs/experiments.md).
         """
         p = np.asarray(points, dtype=np.float64)
         ok = ~np.isnan(p).any(axis=1)

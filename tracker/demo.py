@@ -5,7 +5,7 @@ of each keypoint in every frame is known: the reference points below carried
 through each frame's transform. The reference points were placed with
 MediaPipe FaceLandmarker on the still photo and checked by eye.
 
-    python -m tracker.demo examples/demo.mp4 --frame-png examples/demo-frame.png
+    python -m fkd.demo examples/demo.mp4 --frame-png examples/demo-frame.png
 """
 
 import cv2

@@ -3,7 +3,7 @@
 The CNNs see a 96-px crop of the whole face. This step looks again at each point's own
 neighbourhood, in a frame where the face is upright with 36 px between the eye centres (Kaggle's
 scale), and moves all 15 points at once by a ridge regression on the 15 HOG descriptors, fitted on
-the training persons' shape-corrected answers (`python -m train.shape_fit`).
+the training persons' shape-corrected answers (`python -m fkd.train.shape_fit`).
 """
 
 import cv2

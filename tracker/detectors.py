@@ -9,16 +9,14 @@ import os
 import cv2
 import numpy as np
 
-
-class DetectorError(RuntimeError):
-    """A detector that cannot start: missing model file or package."""
+from .errors import DetectorError
 
 
 class HaarDetector:
     """OpenCV's frontal-face Haar cascade on a downscaled frame.
 
     Defaults chosen on the 3,223 real frames of ../shared/data for recall with
-    few false boxes (`python -m train.tune DATA` prints the comparison): no
+    few false boxes (`python -m fkd.train.tune DATA` prints the comparison): no
     histogram equalisation, which lost faces there, and no faces under 1/8 of
     the frame's long side (40 px at 320), which found as many with fewer false
     boxes, faster. The crop rule is fitted on this cascade's boxes: another detector needs its own.
@@ -95,7 +93,7 @@ class MediaPipeDetector:
     Its boxes are returned in the Haar cascade's framing, which the crop rule
     expects: side x HAAR_SIDE, centre moved by HAAR_DX, HAAR_DY box sides
     (medians over the shared frames where both found the face:
-    `python -m train.tune DATA --mediapipe-model PATH`).
+    `python -m fkd.train.tune DATA --mediapipe-model PATH`).
     """
 
     name = "mediapipe"

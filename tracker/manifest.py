@@ -3,6 +3,7 @@
 import json
 import os
 
+from .errors import ModelError
 from .keypoints import SUBSETS
 
 MANIFEST = "manifest.json"
@@ -15,10 +16,6 @@ FORMAT_VERSION = 1
 MIRROR_MODES = ("none", "alternate", "all")
 # Stages after the models, fitted on their answers (train.shape_fit): each an entry naming its file.
 STAGES = ("shape_correction", "descent_step")
-
-
-class ModelError(RuntimeError):
-    """Missing or corrupt model files or manifest."""
 
 
 def load_manifest(models_dir, must_exist=True):

@@ -3,7 +3,7 @@
 The CNNs pull the points of turned and unusual faces towards the average face: on a face turned
 aside, the nose tip and lips are placed too near the middle. The pull depends on the shape the
 points already have, so a ridge regression on that shape (its coordinates, and the products of its
-first principal components), fitted on the training persons' answers (`python -m train.shape_fit`),
+first principal components), fitted on the training persons' answers (`python -m fkd.train.shape_fit`),
 moves them back. It works in the face's own frame (origin at the points' centroid, x along the eye
 line, one unit per eye distance), so the framing, size and roll of the face do not matter, and it
 costs a few microseconds a face.

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from tracker.keypoints import flip_permutation
+from ..keypoints import flip_permutation
 
 
 @dataclass

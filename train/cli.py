@@ -14,9 +14,9 @@ import time
 import click
 import numpy as np
 
-from tracker.crop import CropRule
-from tracker.manifest import MIRROR_MODES
-from tracker.keypoints import SUBSETS, subset_indices
+from ..crop import CropRule
+from ..manifest import MIRROR_MODES
+from ..keypoints import SUBSETS, subset_indices
 from .augment import AugmentConfig
 
 
@@ -124,7 +124,7 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
 
     # heavy imports only once there is training to do
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from .fit import InitError, init_from_settings, predict_px, rmse, train_member
+    from .fit import RunError, init_from_settings, predict_px, rmse, train_member
     from .export import export_subset
     import tensorflow as tf
     import keras
@@ -151,7 +151,7 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
         try:
             model, state = train_member(os.path.join(run_root, f"seed{seed + i}"), subset, ds.images[tr], kp[tr],
                                         ds.images[va], kp[va], seed + i, member, show_progress=not quiet)
-        except InitError as e:
+        except RunError as e:
             fail(e)
         if state["settings"] != member:
             click.echo(f"seed{seed + i}: resumed; it keeps the settings it was trained with: {state['settings']}")

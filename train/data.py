@@ -15,13 +15,10 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from tracker.crop import ANCHORS, CropRule, crop, to_crop
-from tracker.detectors import HaarDetector
-from tracker.keypoints import NAMES, from_68
-
-
-class DataError(ValueError):
-    """Input data that cannot be used; the message names the file and row."""
+from ..errors import DataError
+from ..crop import ANCHORS, CropRule, crop, to_crop
+from ..detectors import HaarDetector
+from ..keypoints import NAMES, from_68
 
 
 @dataclass
@@ -127,9 +124,8 @@ def person_of(filename):
 
 
 # landmarks.csv counts pixels from 1, as the iBUG 68-point annotations do (pixel (0, 0)'s centre is
-# (1, 1)); the project counts from 0. Members trained with the labels read as 0-based learned the
-# 1 px offset in y but not in x, where the mirror augmentation flips about the crop's 0-based centre:
-# fkd-eval of the models of commit b6bd63e against labels read this way prints mean error (+0.02, +1.19).
+# (1, 1)); the project counts from 0. Members trained on labels read as 0-based learned the offset in y
+# but not in x, where the mirror augmentation flips about the crop's 0-based centre (docs/experiments.md).
 LANDMARK_ORIGIN = 1.0
 
 

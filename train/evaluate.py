@@ -18,10 +18,10 @@ import click
 import cv2
 import numpy as np
 
-from tracker.detectors import DetectorError
-from tracker.facetracker import DEFAULT_MODELS, FaceTracker, TrackerOptions
-from tracker.keypoints import NAMES, from_68
-from tracker.manifest import ModelError, load_manifest
+from ..detectors import DetectorError
+from ..facetracker import FaceTracker, TrackerOptions, default_models_dir
+from ..keypoints import NAMES, from_68
+from ..manifest import ModelError, load_manifest
 
 KAGGLE_IOD = 36.0
 
@@ -217,7 +217,7 @@ def items_of(data_path, models_dir, persons):
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.option("--data", "data_path", required=True, help="68-landmark folder or Kaggle CSV.")
-@click.option("--models", "models_dir", default=DEFAULT_MODELS)
+@click.option("--models", "models_dir", default=default_models_dir)
 @click.option("--persons", type=click.Choice(["val", "train", "all"]), default="val",
               help="Which persons of a 68-landmark folder: those the models held out, trained on, or all.")
 @click.option("--detector", default="haar")

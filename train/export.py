@@ -12,9 +12,9 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from tracker.ensemble import mirror_plan
-from tracker.keypoints import SUBSETS, flip_permutation
-from tracker.manifest import MANIFEST, FORMAT_VERSION, STAGES, drop_stage, load_manifest, write_json
+from ..ensemble import mirror_plan
+from ..keypoints import SUBSETS, flip_permutation
+from ..manifest import MANIFEST, FORMAT_VERSION, STAGES, drop_stage, load_manifest, write_json
 from .fit import rmse
 from .model import HALF
 
@@ -84,7 +84,7 @@ def export_subset(out_dir, subset, models, float_rmse, val_images, val_kp, train
     `float_rmse`: each model's validation RMSE in Keras, as training measured it. `quantization`:
     int8, float16, or auto (int8 unless more than INT8_TOLERANCE worse than float16).
     """
-    from tracker.ensemble import Runner
+    from ..ensemble import Runner
 
     os.makedirs(out_dir, exist_ok=True)
     rng = np.random.default_rng(seed)

@@ -22,8 +22,9 @@ import time
 import keras
 import numpy as np
 
-from tracker.keypoints import SUBSETS
-from tracker.manifest import write_json
+from ..keypoints import SUBSETS
+from ..errors import RunError
+from ..manifest import write_json
 from .augment import AugmentConfig, augment
 from .model import HALF, build, masked_mse
 
@@ -174,19 +175,15 @@ def write_history(run_dir, history):
     os.replace(os.path.join(run_dir, "history.png.tmp.png"), os.path.join(run_dir, "history.png"))
 
 
-class InitError(ValueError):
-    """A run to start from that is missing or does not fit the member's architecture."""
-
-
 def init_from_settings(run_dir, subset):
     """What a member started from another run records: the folder, and that run's settings and epochs."""
     try:
         with open(os.path.join(run_dir, "state.json")) as f:
             src = json.load(f)
     except (OSError, ValueError) as e:
-        raise InitError(f"{run_dir}: not a member's run folder ({e})") from None
+        raise RunError(f"{run_dir}: not a member's run folder ({e})") from None
     if src.get("subset") != subset or not os.path.isfile(os.path.join(run_dir, "best.weights.h5")):
-        raise InitError(f"{run_dir}: no trained {subset} member there")
+        raise RunError(f"{run_dir}: no trained {subset} member there")
     return {"init_from": os.path.abspath(run_dir), "init_from_settings": src["settings"],
             "init_from_epochs": src["epoch"], "init_from_val_rmse_px": round(src["best_val_rmse_px"], 4)}
 
@@ -232,7 +229,7 @@ def train_member(run_dir, subset, train_images, train_kp, val_images, val_kp, se
                 model.load_weights(os.path.join(settings["init_from"], "best.weights.h5"))
             except ValueError:
                 src = settings["init_from_settings"]
-                raise InitError(f"{settings['init_from']}: its weights do not fit this member (that run: widths "
+                raise RunError(f"{settings['init_from']}: its weights do not fit this member (that run: widths "
                                 f"{src['widths']}, kernel {src['kernel']}, dense {src['dense']})") from None
             # what the fine-tuning will buy is measured against this, on the same validation crops
             state["start_val_rmse_px"] = val_rmse(model, val_images, val_kp)

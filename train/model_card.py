@@ -1,6 +1,6 @@
 """Writes models/MODEL_CARD.md: every figure in it is measured here, from the shipped files.
 
-    python -m train.model_card --data ../shared/data/youtube-faces-68 [--models models]
+    python -m fkd.train.model_card --data ../shared/data/youtube-faces-68 [--models models]
 """
 
 import argparse
@@ -11,11 +11,11 @@ import time
 
 import numpy as np
 
-from tracker.crop import CropRule
-from tracker.ensemble import Keypoints15, Runner
-from tracker.facetracker import DEFAULT_MODELS
-from tracker.keypoints import NAMES, SUBSETS, subset_indices
-from tracker.manifest import MIRROR_MODES, load_manifest
+from ..crop import CropRule
+from ..ensemble import Keypoints15, Runner
+from ..facetracker import default_models_dir
+from ..keypoints import NAMES, SUBSETS, subset_indices
+from ..manifest import MIRROR_MODES, load_manifest
 from .augment import AugmentConfig
 from .data import load, split
 from .evaluate import items_of, kaggle_errors, score
@@ -68,7 +68,7 @@ def member_line(st, trained, seed):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default=DEFAULT_MODELS)
+    ap.add_argument("--models", default=default_models_dir())
     ap.add_argument("--data", required=True)
     ap.add_argument("--workdir", default="runs")
     a = ap.parse_args()
@@ -99,14 +99,14 @@ def main():
         raw = score(items, models_dir=a.models, mode="image", shape_correction=False)
         cv = shape["cross_validated_kaggle_rmse"]
         shape_note = (f"All three figures include the quadratic shape correction (`tracker.shape`), fitted by "
-                      f"`python -m train.shape_fit` on the answers for {shape['fitted_on']['faces']} faces of the "
+                      f"`python -m fkd.train.shape_fit` on the answers for {shape['fitted_on']['faces']} faces of the "
                       f"training persons, their photos shown at sizes "
                       f"{', '.join(f'{v:g}' for v in shape['fitted_on'].get('scales', [1]))} ({shape['components']} principal components, ridge {shape['ridge']}; on "
                       f"its {cv['folds']} held-out folds {cv['before']:.3f} -> {cv['after']:.3f}); image mode "
                       f"without it (`--no-shape-correction`; any later stage then starts from the CNNs' "
                       f"answers): {raw['kaggle_rmse']:.3f}.")
     else:
-        shape_note = "These models have no shape correction (`python -m train.shape_fit` fits one)."
+        shape_note = "These models have no shape correction (`python -m fkd.train.shape_fit` fits one)."
     step = m.get("descent_step")
     if step:
         no_step = score(items, models_dir=a.models, mode="image", descent_step=False)
@@ -144,7 +144,7 @@ def main():
                     "such frame gives two crops, in training and in validation" if tracker_crops else "")
     text = f"""# fkd default models
 
-Written by `python -m train.model_card --data {a.data}` on {datetime.date.today().isoformat()}; every
+Written by `python -m fkd.train.model_card --data {a.data}` on {datetime.date.today().isoformat()}; every
 figure below is measured by that command from the files in this folder.
 
 ## What they are

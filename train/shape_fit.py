@@ -1,7 +1,7 @@
 """Fit a models folder's stages after the CNNs on its training persons' answers: the shape correction
 (tracker.shape), then the descent step (tracker.descent).
 
-    python -m train.shape_fit --data ../shared/data/youtube-faces-68 --models models
+    python -m fkd.train.shape_fit --data ../shared/data/youtube-faces-68 --models models
 
 Runs the image-mode pipeline, both stages off, on every photo of the persons the models trained on
 (never those they held out), at full size and again shrunk to half (`--scales`): the CNNs' answers
@@ -20,11 +20,11 @@ import click
 import cv2
 import numpy as np
 
-from tracker.detectors import DetectorError
-from tracker.facetracker import DEFAULT_MODELS, FaceTracker, TrackerOptions
-from tracker.manifest import MANIFEST, ModelError, drop_stage, load_manifest, write_json
-from tracker.descent import DescentStep
-from tracker.shape import ShapeCorrection
+from ..detectors import DetectorError
+from ..facetracker import FaceTracker, TrackerOptions, default_models_dir
+from ..manifest import MANIFEST, ModelError, drop_stage, load_manifest, write_json
+from ..descent import DescentStep
+from ..shape import ShapeCorrection
 
 from .evaluate import evaluate, items_of, kaggle_errors, resized
 
@@ -90,7 +90,7 @@ def cross_validate_descent(inputs, points, fold):
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.option("--data", "data_path", required=True, help="The 68-landmark folder the models trained on.")
-@click.option("--models", "models_dir", default=DEFAULT_MODELS)
+@click.option("--models", "models_dir", default=default_models_dir)
 @click.option("--scales", default="1,0.5", help="Sizes at which each photo is shown, the first scored in the "
               "cross-validation.")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N photos (for a quick check).")

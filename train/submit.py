@@ -1,6 +1,6 @@
 """A Kaggle submission from the exported ensembles of both subsets.
 
-    python -m train.submit --test test.csv --lookup IdLookupTable.csv --out submission.csv
+    python -m fkd.train.submit --test test.csv --lookup IdLookupTable.csv --out submission.csv
 
 Kaggle's test images are already 96x96 face crops, so they go to the models as they are.
 """
@@ -11,10 +11,10 @@ import sys
 
 import numpy as np
 
-from tracker.ensemble import Keypoints15
-from tracker.facetracker import DEFAULT_MODELS
-from tracker.keypoints import INDEX
-from tracker.manifest import ModelError
+from ..ensemble import Keypoints15
+from ..facetracker import default_models_dir
+from ..keypoints import INDEX
+from ..manifest import ModelError
 from .data import DataError, load_kaggle_csv
 
 
@@ -39,7 +39,7 @@ def main(argv=None):
     ap.add_argument("--test", required=True)
     ap.add_argument("--lookup", required=True)
     ap.add_argument("--out", default="submission.csv")
-    ap.add_argument("--models", default=DEFAULT_MODELS)
+    ap.add_argument("--models", default=default_models_dir())
     a = ap.parse_args(argv)
     try:
         write_submission(predictions(a.models, a.test), a.lookup, a.out)

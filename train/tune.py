@@ -1,6 +1,6 @@
 """Where the Haar detector's defaults and the crop rule's numbers come from.
 
-    python -m train.tune ../shared/data/youtube-faces-68 [--every 5] [--mediapipe-model blaze_face.tflite]
+    python -m fkd.train.tune ../shared/data/youtube-faces-68 [--every 5] [--mediapipe-model blaze_face.tflite]
 
 Prints, for a few detector settings, the share of true faces found and the
 false boxes per image on a 68-landmark folder; then fits the crop rule on the
@@ -14,9 +14,9 @@ import time
 import cv2
 import numpy as np
 
-from tracker.crop import CropRule
-from tracker.detectors import HaarDetector
-from tracker.keypoints import from_68
+from ..crop import CropRule
+from ..detectors import HaarDetector
+from ..keypoints import from_68
 from .data import detect_faces, fit_crop_rule, match_detection, mean_face, read_landmark_folder, rounded
 
 CANDIDATES = [
@@ -62,7 +62,7 @@ def main():
 
 def fit_mediapipe(root, names, k15, haar_boxes, model, sel):
     """BlazeFace box -> Haar-like box: side ratio and centre offsets, medians."""
-    from tracker.detectors import MediaPipeDetector
+    from ..detectors import MediaPipeDetector
 
     det = MediaPipeDetector(model)
     det.HAAR_SIDE, det.HAAR_DX, det.HAAR_DY = 1.0, 0.0, 0.0   # raw boxes
