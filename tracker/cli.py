@@ -2,45 +2,39 @@
 
     fkd-track --camera 0
     fkd-track --video clip.mp4 --out annotated.mp4 --json points.jsonl
-    fkd-track --images 'photos/*.jpg' --json points.jsonl
+    fkd-track --images 'photos/*.jpg' --out drawn/ --json points.jsonl
+
+Read top to bottom: check everything -> open the tracker and the inputs -> open the outputs -> run ->
+finish the outputs. Nothing is written before every check passed, and outputs replace a file only whole
+(fkd.outputs).
 """
 
-import json
 import os
+import signal
 import sys
 import time
 
 import click
 import cv2
 
-from .detectors import DetectorError
+from .commands import FAILED, Command, Stop, fail
 from .draw import draw_faces
-from .facetracker import DEFAULT_MODELS, FaceTracker, TrackerOptions
-from .manifest import ModelError
-from .sources import SourceError, VideoSink, image_paths, open_camera, open_video, video_info
+from .errors import FkdError, OutputError, SourceError
+from .facetracker import FaceTracker, TrackerOptions, default_models_dir
+from .outputs import JSON_EXT, VIDEO_EXT, JsonLinesOut, VideoOut, check_destination, same_file, write_image
+from .sources import image_paths, open_camera, open_video, video_info
 
+PROG = "fkd-track"
 DEFAULTS = TrackerOptions()
 
 
-class JsonLines:
-    """One JSON object per frame or image; flushed as it goes so a stopped run keeps what it did."""
-
-    def __init__(self, path):
-        try:
-            self.f = open(path, "w") if path else None
-        except OSError as e:
-            raise SourceError(f"{path}: cannot write ({e.strerror})") from None
-
-    def write(self, frame, source, time_s, faces):
-        if self.f:
-            self.f.write(json.dumps({"frame": frame, "source": source,
-                                     "time_s": None if time_s is None else round(time_s, 4),
-                                     "faces": [f.to_json() for f in faces]}) + "\n")
-            self.f.flush()
-
-    def close(self):
-        if self.f:
-            self.f.close()
+def frame_record(frame, source, time_s, faces, error=None):
+    """One line of the JSON Lines output."""
+    rec = {"frame": frame, "source": source, "time_s": None if time_s is None else round(time_s, 4),
+           "faces": [f.to_json() for f in faces]}
+    if error:
+        rec["error"] = error
+    return rec
 
 
 class Window:
@@ -72,53 +66,128 @@ class Window:
                 pass
 
 
-def run_stream(tracker, cap, sink, jsonl, window, total=None, fps_in=None, progress=True, source=None):
-    """Frames of a capture through the tracker; returns the number of frames done."""
+def check_outputs(video, images, out, json_path):
+    """Every refusal about outputs, before anything is opened: kinds, folders, and no output an input."""
+    for given in (out, json_path):
+        if given and video and same_file(given, video):
+            raise SourceError(f"{given}: is the input video; an output must not overwrite it")
+    if out and json_path and same_file(out, json_path):
+        raise SourceError(f"{out}: --out and --json name the same file")
+    if json_path:
+        check_destination(json_path, JSON_EXT, "--json output")
+    if out and not images:
+        check_destination(out, tuple(VIDEO_EXT), "--out video")
+    if images:
+        paths = image_paths(images)
+        for p in paths:
+            if json_path and same_file(json_path, p):
+                raise SourceError(f"{json_path}: is one of the input images")
+        if out:
+            if os.path.exists(out) and not os.path.isdir(out):
+                raise SourceError(f"{out}: with --images, --out is a folder for the annotated copies")
+            folders = {os.path.dirname(os.path.abspath(p)) for p in paths}
+            if os.path.isdir(out) and any(same_file(out, f) for f in folders):
+                raise SourceError(f"{out}: is a folder of the input images; annotated copies would overwrite "
+                                  "them: give another --out folder")
+            parent = os.path.dirname(os.path.abspath(out))
+            if not os.access(out if os.path.isdir(out) else parent, os.W_OK):
+                raise SourceError(f"{out}: cannot write there (read-only)")
+        return paths
+    return None
+
+
+def annotated_paths(paths, out):
+    """Where each image's annotated copy goes: its path under the inputs' common folder, so two photos
+    of one name from different folders keep their own copies."""
+    common = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths])
+    return [os.path.join(out, os.path.relpath(os.path.abspath(p), common)) for p in paths]
+
+
+def run_stream(tracker, cap, video_out, jsonl, window, stop, total=None, fps_in=None, progress=True, source=None):
+    """Frames of a capture through the tracker until it ends, the user quits or a signal comes; returns
+    the number of frames done."""
     from tqdm import tqdm
 
     bar = tqdm(total=total or None, unit="frame", disable=not progress, dynamic_ncols=True)
     n, fps, last = 0, None, time.perf_counter()
     try:
-        while True:
-            ok, frame = cap.read()
+        while stop.signum is None:
+            try:
+                ok, frame = cap.read()
+            except KeyboardInterrupt:   # where no handler could be set (not the main thread)
+                stop.signum = signal.SIGINT
+                break
             if not ok:
                 break
-            faces = tracker.process(frame)
+            time_s = n / fps_in if fps_in else None
+            faces = tracker.process(frame, None if time_s is None else 1000.0 * time_s)
             now = time.perf_counter()
             inst = 1.0 / max(now - last, 1e-6)
             fps = inst if fps is None else 0.9 * fps + 0.1 * inst
             last = now
-            jsonl.write(n, source, n / fps_in if fps_in else None, faces)
-            if sink or window.show:
+            if jsonl:
+                jsonl.write(frame_record(n, source, time_s, faces))
+            if video_out or window.show:
                 draw_faces(frame, faces, fps if window.show else None)
-            if sink:
-                sink.write(frame)
+            if video_out:
+                video_out.write(frame)
             n += 1
             bar.update(1)
             if window(frame):
                 break
-    except KeyboardInterrupt:
-        click.echo(f"\nstopped after {n} frames", err=True)
     finally:
         bar.close()
     return n
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
-@click.option("--camera", type=int, default=None, help="Camera index.")
+def run_images(tracker, paths, out, jsonl, stop):
+    """Each image through the tracker; returns (images done, faces found, images unreadable)."""
+    from tqdm import tqdm
+
+    targets = annotated_paths(paths, out) if out else [None] * len(paths)
+    faces_found, unreadable = 0, 0
+    done = 0
+    for i, (path, target) in enumerate(zip(tqdm(paths, unit="image", disable=len(paths) < 10), targets)):
+        if stop.signum is not None:
+            break
+        done += 1
+        frame = cv2.imread(path, cv2.IMREAD_COLOR)
+        if frame is None:
+            unreadable += 1
+            click.echo(f"{PROG}: warning: {path}: not a readable image", err=True)
+            if jsonl:
+                jsonl.write(frame_record(i, path, None, [], error="not a readable image"))
+            continue
+        faces = tracker.process(frame)
+        faces_found += len(faces)
+        if jsonl:
+            jsonl.write(frame_record(i, path, None, faces))
+        if target:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            write_image(target, draw_faces(frame, faces))
+        if not jsonl and not out:
+            click.echo(f"{path}: {len(faces)} face(s)")
+    return done, faces_found, unreadable
+
+
+@click.command(PROG, cls=Command, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.option("--camera", type=click.IntRange(0), default=None, help="Camera index (0 is the first).")
 @click.option("--video", type=str, default=None, help="Video file to annotate.")
 @click.option("--images", type=str, default=None, help="Folder or glob of still images.")
-@click.option("--out", type=str, default=None, help="Annotated video (with --video/--camera) or folder (with --images).")
-@click.option("--json", "json_path", type=str, default=None, help="JSON Lines output, one object per frame.")
-@click.option("--models", "models_dir", default=DEFAULT_MODELS, help="Folder with manifest.json.")
+@click.option("--out", type=str, default=None,
+              help=f"Annotated video ({', '.join(VIDEO_EXT)}; with --video/--camera) or folder (with --images).")
+@click.option("--json", "json_path", type=str, default=None,
+              help=f"JSON Lines output ({', '.join(JSON_EXT)}), one object per frame or image.")
+@click.option("--models", "models_dir", default=None, help="Folder with manifest.json [default: $FKD_MODELS, "
+              "else the models inside fkd].")
 @click.option("--detector", type=click.Choice(["haar", "mediapipe"]), default="haar")
 @click.option("--detector-model", default=None, help="BlazeFace .tflite for --detector mediapipe.")
-@click.option("--threads", default=DEFAULTS.threads, help="LiteRT threads.")
-@click.option("--max-faces", default=DEFAULTS.max_faces)
-@click.option("--detect-every", default=DEFAULTS.detect_every,
+@click.option("--threads", type=click.IntRange(1), default=DEFAULTS.threads, help="LiteRT threads.")
+@click.option("--max-faces", type=click.IntRange(1), default=DEFAULTS.max_faces, help="Faces per frame, largest first.")
+@click.option("--detect-every", type=click.IntRange(1), default=DEFAULTS.detect_every,
               help="Video: frames between detector runs while tracking holds (a lost face is looked for at once).")
 @click.option("--no-smoothing", is_flag=True)
-@click.option("--refine", type=click.IntRange(0), default=DEFAULTS.refine, show_default=True,
+@click.option("--refine", type=click.IntRange(0, 8), default=DEFAULTS.refine,
               help="Images: crops per face after the detector's, each framed and turned upright by the points "
                    "so far (0: the detector's crop alone, a third of the default's model time).")
 @click.option("--show/--no-show", default=None, help="Window; default: on for --camera, off otherwise.")
@@ -126,75 +195,68 @@ def main(camera, video, images, out, json_path, models_dir, detector, detector_m
          detect_every, no_smoothing, refine, show):
     chosen = [x is not None for x in (camera, video, images)]
     if sum(chosen) != 1:
-        fail("give exactly one of --camera N, --video FILE, --images DIR_OR_GLOB")
+        fail(PROG, "give exactly one of --camera N, --video FILE, --images DIR_OR_GLOB")
     show = (camera is not None) if show is None else show
-    options = TrackerOptions(models_dir=models_dir, mode="image" if images else "video", detector=detector,
-                             detector_options={"model_path": detector_model} if detector == "mediapipe" else {},
-                             max_faces=max_faces, threads=threads, detect_every=detect_every,
-                             smoothing=not no_smoothing, refine=refine)
-    sink = jsonl = cap = window = None
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)   # its failures become our one-line errors
+    tracker = cap = window = None
+    outputs = []
     try:
+        # 1. every check that needs no output opened
         window = Window(show)
-        # everything that can fail is checked before the first frame
-        if images:
-            paths = image_paths(images)
-            if out and not os.path.isdir(out):
-                try:
-                    os.makedirs(out, exist_ok=True)
-                except OSError as e:
-                    raise SourceError(f"{out}: cannot create folder ({e.strerror})") from None
-        elif video is not None:
+        paths = check_outputs(video, images, out, json_path)
+        tracker = FaceTracker(TrackerOptions(
+            models_dir=models_dir or default_models_dir(), mode="image" if images else "video",
+            detector=detector, detector_options={"model_path": detector_model} if detector == "mediapipe" else {},
+            max_faces=max_faces, threads=threads, detect_every=detect_every, smoothing=not no_smoothing,
+            refine=refine))
+        if video is not None:
             cap = open_video(video)
-        jsonl = JsonLines(json_path)
-        info = video_info(cap) if cap is not None else None
-        if info and out:
-            sink = VideoSink(out, info["fps"], info["size"])
-        tracker = FaceTracker(options)
-        if camera is not None:
+        elif camera is not None:
             cap = open_camera(camera)
-            info = video_info(cap)
-            if out:
-                sink = VideoSink(out, info["fps"], info["size"])
-        with tracker:
+        info = video_info(cap) if cap is not None else None
+        # 2. the outputs, under temporary names beside their destinations
+        with Stop() as stop:
+            jsonl = JsonLinesOut(json_path) if json_path else None
+            outputs.append(jsonl)
+            video_out = VideoOut(out, info["fps"], info["size"]) if out and info else None
+            outputs.append(video_out)
             if images:
-                run_images(tracker, paths, out, jsonl)
+                done, found, unreadable = run_images(tracker, paths, out, jsonl, stop)
             else:
-                run_stream(tracker, cap, sink, jsonl, window, total=info["frames"] if video else None,
-                               fps_in=info["fps"] if video else None, source=video)
-                if sink:
-                    click.echo(f"wrote {sink.frames} frames to {sink.path}", err=True)
-    except (SourceError, ModelError, DetectorError) as e:
-        fail(e)
+                done = run_stream(tracker, cap, video_out, jsonl, window, stop,
+                                  total=info["frames"] if video else None,
+                                  fps_in=info["fps"] if video else None, source=video)
+            # 3. finished (or stopped by a signal): the outputs moved into place whole
+            for o in outputs:
+                if o is not None:
+                    o.finish()
+            outputs = []
+        summary = (f"{done} images, {found} faces, {unreadable} unreadable" if images else f"{done} frames")
+        wrote = [p for p in (out if not images else None, json_path) if p]
+        if images and out:
+            wrote.append(f"annotated copies in {out}")
+        if stop.signum is not None:
+            click.echo(f"{PROG}: stopped by {stop.name} after {summary}" +
+                       (f"; wrote them to {', '.join(wrote)}" if wrote else ""), err=True)
+            sys.exit(stop.exit_code)
+        if video and info["frames"] and done < info["frames"]:
+            click.echo(f"{PROG}: warning: {video}: decoded {done} of the {info['frames']} frames its header "
+                       "announces (truncated or damaged?)", err=True)
+        click.echo(f"{summary}" + (f"; wrote {', '.join(wrote)}" if wrote else ""), err=True)
+    except OutputError as e:
+        fail(PROG, e, FAILED)
+    except FkdError as e:
+        fail(PROG, e)
     finally:
-        for thing in (sink, cap):
-            if thing is not None:
-                thing.release()
-        if jsonl:
-            jsonl.close()
+        for o in outputs:   # a failed run: the destinations stay as they were
+            if o is not None:
+                o.abandon()
+        if cap is not None:
+            cap.release()
+        if tracker is not None:
+            tracker.close()
         if window:
             window.close()
-
-
-def run_images(tracker, paths, out, jsonl):
-    from tqdm import tqdm
-
-    for i, path in enumerate(tqdm(paths, unit="image", disable=len(paths) < 10)):
-        frame = cv2.imread(path, cv2.IMREAD_COLOR)
-        if frame is None:
-            click.echo(f"fkd-track: skipped {path}: not a readable image", err=True)
-            jsonl.write(i, path, None, [])
-            continue
-        faces = tracker.process(frame)
-        jsonl.write(i, path, None, faces)
-        if out:
-            cv2.imwrite(os.path.join(out, os.path.basename(path)), draw_faces(frame, faces))
-        if not jsonl.f and not out:
-            click.echo(f"{path}: {len(faces)} face(s)")
-
-
-def fail(msg):
-    click.echo(f"fkd-track: error: {msg}", err=True)
-    sys.exit(2)
 
 
 if __name__ == "__main__":

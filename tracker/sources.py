@@ -1,4 +1,4 @@
-"""Frame sources (camera, video file, still images) and the annotated-video sink."""
+"""Frame sources: a camera, a video file, still images."""
 
 import glob
 import os
@@ -6,9 +6,7 @@ import threading
 
 import cv2
 
-
-class SourceError(RuntimeError):
-    """A camera, video, image or output that cannot be used."""
+from .errors import SourceError
 
 
 IMAGE_EXT = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -36,8 +34,12 @@ def open_camera(index, timeout_s=5.0):
 def open_video(path):
     if not os.path.isfile(path):
         raise SourceError(f"{path}: no such video file")
+    if path.lower().endswith(IMAGE_EXT):
+        raise SourceError(f"{path}: is an image, not a video; use --images")
     cap = cv2.VideoCapture(path)
-    if not cap.isOpened():
+    # OpenCV opens a still image as a one-frame "image sequence": that is no video
+    if not cap.isOpened() or cap.getBackendName() == "CV_IMAGES":
+        cap.release()
         raise SourceError(f"{path}: cannot be read as a video")
     ok, _ = cap.read()
     if not ok:
@@ -66,23 +68,3 @@ def image_paths(spec):
     if not paths:
         raise SourceError(f"{spec}: no images found")
     return paths
-
-
-class VideoSink:
-    """An mp4 writer opened (and so checked) before any work is done; release() always leaves a playable file."""
-
-    def __init__(self, path, fps, size):
-        parent = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
-            raise SourceError(f"{path}: cannot write there (folder missing or read-only)")
-        self.writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-        if not self.writer.isOpened():
-            raise SourceError(f"{path}: cannot open for writing (use a .mp4 or .avi name)")
-        self.path, self.frames = path, 0
-
-    def write(self, frame):
-        self.writer.write(frame)
-        self.frames += 1
-
-    def release(self):
-        self.writer.release()
