@@ -10,7 +10,8 @@ from conftest import need_shared
 from fkd.crop import CropRule, crop, to_crop, to_image
 from fkd.keypoints import FLIP_PAIRS, NAMES, SUBSETS, flip_permutation, from_68
 from fkd.train.augment import AugmentConfig, augment
-from fkd.train.data import DataError, load_kaggle_csv, load_landmark_folder, person_of, split
+from fkd.errors import DataError
+from fkd.train.data import load_kaggle_csv, load_landmark_folder, person_of, split
 
 HEADER = ",".join([f"{n}_{a}" for n in NAMES for a in "xy"] + ["Image"])
 

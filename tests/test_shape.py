@@ -16,7 +16,7 @@ from conftest import ROOT, need_shared
 from fkd.demo import frames
 from fkd.descent import DescentStep
 from fkd.facetracker import FaceTracker, TrackerOptions
-from fkd.manifest import ModelError
+from fkd.errors import ModelError
 from fkd.shape import ShapeCorrection
 
 

@@ -193,3 +193,71 @@ def test_member_starts_from_another_run(tiny_models, tmp_path):
     assert np.abs(ka - kb).max() < 1e-6 < np.abs(ka).max()
     r = fkd_train(*common, "--dense", "32", "--workdir", str(tmp_path / "w2"), "--init-from", src, check=False)
     assert r.returncode == 2 and "do not fit this member" in r.stderr and "Traceback" not in r.stderr
+
+
+def one_line_error(r, *words):
+    assert r.returncode == 2, r.stdout + r.stderr[-2000:]
+    lines = [l for l in r.stderr.splitlines() if l.startswith("fkd-train:")]
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_bad_options_and_data_are_one_line_errors(tmp_path):
+    csv_path = demo_kaggle_csv(str(tmp_path / "d.csv"), n=8)
+    common = ["--subset", "4pts", "--workdir", str(tmp_path / "w"), "--out", str(tmp_path / "m"), "--quiet"]
+    one_line_error(fkd_train(*common, "--data", csv_path, "--epochs", "0", check=False), "--epochs")
+    one_line_error(fkd_train(*common, "--data", csv_path, "--members", "0", check=False), "--members")
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "d.zip", "w") as z:
+        z.write(csv_path, "d.csv")
+    one_line_error(fkd_train(*common, "--data", str(tmp_path / "d.zip"), check=False), "zip archive")
+    (tmp_path / "b.csv").write_bytes(bytes(range(256)) * 8)
+    one_line_error(fkd_train(*common, "--data", str(tmp_path / "b.csv"), check=False), "binary")
+    header = open(csv_path).readline()
+    (tmp_path / "h.csv").write_text(header)
+    one_line_error(fkd_train(*common, "--data", str(tmp_path / "h.csv"), check=False), "no rows")
+    rows = open(csv_path).read().splitlines()
+    (tmp_path / "inf.csv").write_text("\n".join([rows[0], "inf" + rows[1][rows[1].index(","):]] + rows[2:]) + "\n")
+    one_line_error(fkd_train(*common, "--data", str(tmp_path / "inf.csv"), check=False), "row 2", "infinite")
+
+
+def test_a_diverging_member_stops_with_its_epoch(tmp_path):
+    csv_path = demo_kaggle_csv(str(tmp_path / "d.csv"), n=16)
+    r = fkd_train("--subset", "4pts", "--data", csv_path, "--workdir", str(tmp_path / "w"), "--out",
+                  str(tmp_path / "m"), "--members", "1", "--epochs", "3", "--batch-size", "8", "--dense", "16",
+                  "--lr", "1e30", "--lr-schedule", "constant", "--ema", "0", "--optimizer", "sgd", "--quiet", check=False)
+    one_line_error(r, "seed0", "loss became", "epoch 1")
+    assert not (tmp_path / "m" / "manifest.json").exists()
+
+
+def test_a_damaged_run_folder_names_the_file_and_restart_goes_on(tmp_path):
+    csv_path = demo_kaggle_csv(str(tmp_path / "d.csv"), n=16)
+    common = ["--subset", "4pts", "--data", csv_path, "--workdir", str(tmp_path / "w"), "--out", str(tmp_path / "m"),
+              "--members", "1", "--batch-size", "8", "--dense", "16", "--quiet"]
+    fkd_train(*common, "--epochs", "2")
+    run = tmp_path / "w" / "4pts" / "seed0"
+    state = json.loads((run / "state.json").read_text())
+    r = fkd_train(*common, "--epochs", "2")   # finished: kept, and said so
+    assert "seed0: already trained (2 epochs" in r.stdout
+    (run / state["checkpoint"]).write_bytes(b"PK\x03\x04 not a whole archive")
+    one_line_error(fkd_train(*common, "--epochs", "2", check=False), state["checkpoint"], "damaged", "--restart")
+    (run / "state.json").write_text('{"epoch": 2, "sett')
+    one_line_error(fkd_train(*common, "--epochs", "2", check=False), "state.json", "damaged", "--restart")
+    r = fkd_train(*common, "--epochs", "2", "--restart")
+    assert "starting over (--restart)" in r.stdout
+    assert [h["epoch"] for h in json.loads((run / "state.json").read_text())["history"]] == [1, 2]
+
+
+def test_a_resumed_member_says_from_which_epoch(tmp_path):
+    csv_path = demo_kaggle_csv(str(tmp_path / "d.csv"), n=16)
+    common = ["--subset", "4pts", "--data", csv_path, "--workdir", str(tmp_path / "w"), "--out", str(tmp_path / "m"),
+              "--members", "1", "--batch-size", "8", "--dense", "16", "--quiet", "--epochs", "3"]
+    fkd_train(*common)
+    state_path = tmp_path / "w" / "4pts" / "seed0" / "state.json"
+    state = json.loads(state_path.read_text())
+    state["epoch"], state["history"], state["stopped_early"] = 1, state["history"][:1], False
+    state_path.write_text(json.dumps(state))   # as if killed after epoch 1 (its checkpoint is epoch 3's)
+    r = fkd_train(*common)
+    assert "seed0: resuming after epoch 1 of 3" in r.stdout

@@ -8,21 +8,21 @@ Read top to bottom: load -> split -> train members -> select -> export.
 
 import json
 import os
-import sys
 import time
 
 import click
 import numpy as np
 
+from ..commands import Command, fail as fail_as
 from ..crop import CropRule
+from ..errors import FkdError
 from ..manifest import MIRROR_MODES
 from ..keypoints import SUBSETS, subset_indices
 from .augment import AugmentConfig
 
 
 def fail(msg):
-    click.echo(f"fkd-train: error: {msg}", err=True)
-    sys.exit(2)
+    fail_as("fkd-train", msg)
 
 
 def select_members(preds, true):
@@ -43,26 +43,26 @@ def select_members(preds, true):
     return chosen, best
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.command("fkd-train", cls=Command, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.option("--subset", type=click.Choice(list(SUBSETS)), required=True)
 @click.option("--data", "data_path", required=True,
               help="Kaggle training.csv, or a folder with images/ and landmarks.csv (68 points).")
 @click.option("--out", "out_dir", default="models", help="Where the TFLite members and manifest.json go.")
 @click.option("--workdir", default="runs", help="Checkpoints, histories and the data cache.")
-@click.option("--members", default=3, help="Members trained, each with its own seed.")
-@click.option("--epochs", default=60)
-@click.option("--batch-size", default=64, help="Small batches (more steps per epoch) trained better than 128 or 256.")
+@click.option("--members", type=click.IntRange(1), default=3, help="Members trained, each with its own seed.")
+@click.option("--epochs", type=click.IntRange(1), default=60)
+@click.option("--batch-size", type=click.IntRange(1), default=64, help="Small batches (more steps per epoch) trained better than 128 or 256.")
 @click.option("--optimizer", type=click.Choice(["rmsprop", "adam", "sgd"]), default="rmsprop")
 @click.option("--lr", default=1e-3)
 @click.option("--lr-schedule", type=click.Choice(["cosine", "constant"]), default="cosine")
 @click.option("--ema", default=0.995, help="Keep a moving average of the weights with this momentum per step "
               "and select epochs by it (the raw weights' validation error swings from epoch to epoch); "
               "0 switches it off.")
-@click.option("--patience", default=50, help="Early stopping: epochs without a better validation RMSE.")
+@click.option("--patience", type=click.IntRange(1), default=50, help="Early stopping: epochs without a better validation RMSE.")
 @click.option("--widths", default="24,36,48,64", help="Conv widths.")
 @click.option("--kernel", default=5)
 @click.option("--dense", default=512)
-@click.option("--val-fraction", default=0.15)
+@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.15)
 @click.option("--seed", default=0, help="Split seed; member i uses seed + i.")
 @click.option("--init-from", multiple=True, type=click.Path(exists=True, file_okay=False),
               help="A member's run folder (runs/SUBSET/seedN); member i starts from the best weights of the "
@@ -90,19 +90,22 @@ def select_members(preds, true):
 @click.option("--quantization", type=click.Choice(["auto", "int8", "float16"]), default="auto",
               help="Of the exported graphs. auto: int8 unless the fused int8 graph is more than 2 % worse than "
                    "float16 (float16 graphs run about 3.5x slower on a CPU).")
+@click.option("--restart", is_flag=True, help="Members whose run folder is damaged start over instead of resuming.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optimizer, lr, lr_schedule,
          patience, widths, kernel, dense, val_fraction, seed, augment, flip, rotation, elastic,
          perspective, scale_jitter, shift, contrast, brightness, tracker_crops, skip_bad_rows, preview_augment, to_csv, mirror, quiet,
-         init_from, ema, quantization):
-    from .data import DataError, load, split, write_kaggle_csv
+         init_from, ema, quantization, restart):
+    from .data import load, split, write_kaggle_csv
 
     rule = CropRule()
     try:
         ds = load(data_path, rule, skip_bad=skip_bad_rows, cache_dir=os.path.join(workdir, "cache"),
                   tracker_crops=tracker_crops and not to_csv)
-    except (DataError, OSError) as e:
+    except FkdError as e:
         fail(e)
+    except OSError as e:
+        fail(f"{data_path}: cannot be read ({e.strerror})")
     if to_csv:
         write_kaggle_csv(ds, to_csv)
         click.echo(f"wrote {len(ds)} rows to {to_csv}")
@@ -124,7 +127,7 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
 
     # heavy imports only once there is training to do
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from .fit import RunError, init_from_settings, predict_px, rmse, train_member
+    from .fit import init_from_settings, predict_px, rmse, train_member
     from .export import export_subset
     import tensorflow as tf
     import keras
@@ -146,12 +149,14 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
         fail(f"--init-from given {len(init_from)} times for {members} member(s)")
     for i in range(members):
         member = dict(settings)
-        if i < len(init_from):
-            member.update(init_from_settings(init_from[i], subset))
+        run_dir = os.path.join(run_root, f"seed{seed + i}")
         try:
-            model, state = train_member(os.path.join(run_root, f"seed{seed + i}"), subset, ds.images[tr], kp[tr],
-                                        ds.images[va], kp[va], seed + i, member, show_progress=not quiet)
-        except RunError as e:
+            if i < len(init_from):
+                member.update(init_from_settings(init_from[i], subset))
+            model, state = train_member(run_dir, subset, ds.images[tr], kp[tr], ds.images[va], kp[va], seed + i,
+                                        member, show_progress=not quiet, restart=restart,
+                                        say=click.echo)
+        except FkdError as e:
             fail(e)
         if state["settings"] != member:
             click.echo(f"seed{seed + i}: resumed; it keeps the settings it was trained with: {state['settings']}")

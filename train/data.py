@@ -8,6 +8,7 @@ of each image where the data names one (for a split by person).
 import csv
 import hashlib
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from ..errors import DataError
 from ..crop import ANCHORS, CropRule, crop, to_crop
 from ..detectors import HaarDetector
 from ..keypoints import NAMES, from_68
+
+log = logging.getLogger("fkd")
 
 
 @dataclass
@@ -45,10 +48,23 @@ class Dataset:
 KAGGLE_COLUMNS = [f"{n}_{a}" for n in NAMES for a in ("x", "y")]
 
 
+def check_text_file(path):
+    """A DataError for a file that is an archive or binary rather than a CSV."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if head.startswith(b"PK\x03\x04"):
+        raise DataError(f"{path}: is a zip archive, not a CSV: unpack it and pass the CSV (or the folder)")
+    if head.startswith(b"\x1f\x8b"):
+        raise DataError(f"{path}: is gzip-compressed, not a CSV: gunzip it first")
+    if b"\0" in head:
+        raise DataError(f"{path}: is a binary file, not a CSV")
+
+
 def load_kaggle_csv(path, skip_bad=False):
     """Kaggle's training.csv (or test.csv, which has no keypoint columns)."""
     images, keypoints, ids, skipped = [], [], [], 0
-    with open(path, newline="") as f:
+    check_text_file(path)
+    with open(path, newline="", errors="replace") as f:
         reader = csv.reader(f)
         try:
             header = next(reader)
@@ -68,6 +84,8 @@ def load_kaggle_csv(path, skip_bad=False):
                     raise DataError("pixel values outside 0..255")
                 kp = np.array([float(row[c]) if c is not None and row[c].strip() else np.nan
                                for c in kp_cols], dtype=np.float32)
+                if np.isinf(kp).any():
+                    raise DataError("a keypoint is infinite (leave a missing label empty)")
             except (DataError, ValueError) as e:
                 msg = str(e) if isinstance(e, DataError) else f"not a number ({e})"
                 if skip_bad:
@@ -78,7 +96,8 @@ def load_kaggle_csv(path, skip_bad=False):
             keypoints.append(kp.reshape(15, 2))
             ids.append(row[id_col] if id_col is not None else str(rowno - 1))
     if not images:
-        raise DataError(f"{path}: no usable rows")
+        raise DataError(f"{path}: no rows of data" + (f" ({skipped} skipped as malformed)" if skipped else
+                                                       " after the header"))
     return Dataset(np.stack(images), np.stack(keypoints), None, ids,
                    info={"source": os.path.abspath(path), "format": "kaggle-csv", "skipped": skipped})
 
@@ -135,17 +154,23 @@ def read_landmark_folder(root):
     if not os.path.isfile(path):
         raise DataError(f"{root}: no landmarks.csv (expected images/ and landmarks.csv)")
     names, pts = [], []
-    with open(path, newline="") as f:
+    check_text_file(path)
+    with open(path, newline="", errors="replace") as f:
         reader = csv.reader(f)
         next(reader, None)
         for rowno, row in enumerate(reader, start=2):
             if len(row) != 137:
                 raise DataError(f"{path}, row {rowno}: {len(row)} fields, expected 137")
             try:
-                pts.append(np.array(row[1:], dtype=np.float32).reshape(68, 2))
+                p = np.array(row[1:], dtype=np.float32).reshape(68, 2)
             except ValueError as e:
                 raise DataError(f"{path}, row {rowno}: not a number ({e})") from None
+            if not np.isfinite(p).all():
+                raise DataError(f"{path}, row {rowno}: a landmark is not a finite number")
+            pts.append(p)
             names.append(row[0])
+    if not pts:
+        raise DataError(f"{path}: no rows of landmarks after the header")
     return names, np.stack(pts) - LANDMARK_ORIGIN
 
 
@@ -227,10 +252,18 @@ def load_landmark_folder(root, rule=CropRule(), detector=None, cache_dir=None, t
     key = hashlib.sha1(json.dumps([os.path.abspath(root), os.path.getmtime(os.path.join(root, "landmarks.csv")),
                                    len(names), detector.settings, LANDMARK_ORIGIN]).encode()).hexdigest()[:12]
     cache = os.path.join(cache_dir, f"faces-{key}.npz") if cache_dir else None
+    boxes = None
     if cache and os.path.isfile(cache):
-        z = np.load(cache)
-        boxes = z["boxes"]
-    else:
+        try:
+            with np.load(cache) as z:
+                boxes = z["boxes"]
+            if boxes.shape != (len(names), 4):
+                raise ValueError(f"boxes of shape {boxes.shape}")
+        except (OSError, ValueError, KeyError) as e:   # a damaged cache is only lost time: detect again
+            log.warning("%s: damaged data cache (%s); detecting the faces again", cache, e)
+            os.remove(cache)
+            boxes = None
+    if boxes is None:
         boxes = detect_faces(root, names, k15, detector)
     detected = ~np.isnan(boxes[:, 0])
     first, second, again = [], [], []   # again: the photos that gave a second crop

@@ -18,10 +18,11 @@ import click
 import cv2
 import numpy as np
 
-from ..detectors import DetectorError
+from ..commands import Command
+from ..errors import DataError, FkdError, ModelError
 from ..facetracker import FaceTracker, TrackerOptions, default_models_dir
 from ..keypoints import NAMES, from_68
-from ..manifest import ModelError, load_manifest
+from ..manifest import load_manifest
 
 KAGGLE_IOD = 36.0
 
@@ -35,7 +36,7 @@ def frames_of(data_path):
         for name, k in zip(names, from_68(pts)):
             img = cv2.imread(os.path.join(data_path, "images", name), cv2.IMREAD_COLOR)
             if img is None:
-                raise click.ClickException(f"{data_path}/images/{name}: missing or unreadable")
+                raise DataError(f"{data_path}/images/{name}: missing or unreadable image")
             yield name, person_of(name), img, k
     else:
         ds = load_kaggle_csv(data_path, skip_bad=True)
@@ -200,7 +201,7 @@ def selected_persons(models_dir, which):
         split = sub.get("trained", {}).get("data", {}).get("split", {})
         val |= set(split.get("val_persons") or [])
     if not val:
-        raise click.ClickException("the manifest records no validation persons: use --persons all")
+        raise ModelError(f"{models_dir}: the manifest records no validation persons: use --persons all")
     return val if which == "val" else ("not", val)
 
 
@@ -215,7 +216,7 @@ def items_of(data_path, models_dir, persons):
     return items
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.command("fkd-eval", cls=Command, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.option("--data", "data_path", required=True, help="68-landmark folder or Kaggle CSV.")
 @click.option("--models", "models_dir", default=default_models_dir)
 @click.option("--persons", type=click.Choice(["val", "train", "all"]), default="val",
@@ -264,7 +265,7 @@ def main(data_path, models_dir, persons, detector, detector_model, mode, refine,
         with FaceTracker(opts) as tracker:
             errors, found, missed, secs = evaluate(tracker, items, repeat=repeat if mode == "video" else 1,
                                                    motion=motion, keep_frames=montage_path is not None)
-    except (ModelError, DetectorError) as e:
+    except FkdError as e:
         raise click.ClickException(str(e)) from None
     if not len(errors):
         raise click.ClickException("no face was found")

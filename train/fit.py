@@ -109,6 +109,9 @@ class Checkpoint(keras.callbacks.Callback):
         return val_rmse(self.model, self.val_images, self.val_kp)
 
     def on_epoch_end(self, epoch, logs=None):
+        if not math.isfinite(float(logs["loss"])):   # before its checkpoint: the last one stays good
+            raise RunError(f"{self.run_dir}: the loss became {float(logs['loss'])} in epoch {epoch + 1}; the member "
+                           f"keeps epoch {epoch}'s checkpoint: try a lower --lr, or --restart")
         raw_val = self.score()
         s = self.state
         with averaged_weights(self.model) as averaged:
@@ -196,8 +199,10 @@ def make_optimizer(name, lr, schedule, steps, ema=0.0):
     return opts[name](learning_rate=lr, use_ema=ema > 0, ema_momentum=ema or 0.99)
 
 
-def train_member(run_dir, subset, train_images, train_kp, val_images, val_kp, seed, settings, show_progress=True):
-    """Train (or resume) one member; returns its best model and training state.
+def train_member(run_dir, subset, train_images, train_kp, val_images, val_kp, seed, settings, show_progress=True,
+                 restart=False, say=print):
+    """Train (or resume) one member; returns its best model and training state. A damaged run folder is
+    a RunError naming the file, or with `restart` the member starts over; `say` tells which it does.
 
     `settings["augment"]` (AugmentConfig fields) is part of the settings a resumed member keeps;
     runs from before it was recorded used the defaults.
@@ -206,11 +211,28 @@ def train_member(run_dir, subset, train_images, train_kp, val_images, val_kp, se
     names = list(SUBSETS[subset])
     state_path = os.path.join(run_dir, "state.json")
     keras.utils.set_random_seed(seed)
-    resumed = os.path.isfile(state_path)
+    state = model = None
+    if os.path.isfile(state_path):
+        try:
+            state = read_state(run_dir)
+            model = load_checkpoint(run_dir, state["checkpoint"])
+            if state["best_epoch"] and not os.path.isfile(os.path.join(run_dir, "best.weights.h5")):
+                raise damaged(run_dir, "best.weights.h5", FileNotFoundError("missing"))
+        except RunError:
+            if not restart:
+                raise
+            say(f"seed{seed}: its run folder {run_dir} is damaged; starting over (--restart)")
+            for name in os.listdir(run_dir):
+                if name == "state.json" or name.startswith(("ckpt-", "best.weights")):
+                    os.remove(os.path.join(run_dir, name))
+            state = model = None
+    resumed = state is not None
     if resumed:
-        with open(state_path) as f:
-            state = json.load(f)
         settings = state["settings"]   # a resumed member keeps the settings it started with
+        if state["epoch"] >= settings["epochs"] or state["stopped_early"]:
+            say(f"seed{seed}: already trained ({state['epoch']} epochs in {run_dir}); kept")
+        else:
+            say(f"seed{seed}: resuming after epoch {state['epoch']} of {settings['epochs']} ({run_dir})")
     else:
         state = {"subset": subset, "seed": seed, "epoch": 0, "best_val_rmse_px": float("inf"),
                  "best_epoch": 0, "wait": 0, "stopped_early": False, "history": [],
@@ -218,10 +240,7 @@ def train_member(run_dir, subset, train_images, train_kp, val_images, val_kp, se
     batches = Batches(train_images, train_kp, names, settings["batch_size"],
                       AugmentConfig(**settings.get("augment", {})), seed,
                       workers=settings.get("workers", 2), use_multiprocessing=False)
-    if resumed:
-        model = keras.models.load_model(os.path.join(run_dir, state["checkpoint"]),
-                                        custom_objects={"masked_mse": masked_mse})
-    else:
+    if not resumed:
         model = build(2 * len(names), widths=tuple(settings["widths"]), kernel=settings["kernel"],
                       dense=settings["dense"], name=f"{subset}_seed{seed}")
         if settings.get("init_from"):   # fine-tuning: the other run's best weights, a fresh optimizer
@@ -250,5 +269,38 @@ def train_member(run_dir, subset, train_images, train_kp, val_images, val_kp, se
                   callbacks=[cb], verbose=0, shuffle=False)
         if bar is not None:
             bar.close()
-    model.load_weights(os.path.join(run_dir, "best.weights.h5"))
+    try:
+        model.load_weights(os.path.join(run_dir, "best.weights.h5"))
+    except (OSError, ValueError) as e:
+        raise damaged(run_dir, "best.weights.h5", e) from None
     return model, state
+
+
+def damaged(run_dir, name, error):
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return RunError(f"{os.path.join(run_dir, name)}: damaged ({first[:120]}); run the same command with --restart "
+                    "to train this member over")
+
+
+def read_state(run_dir):
+    """A member's state.json, checked; a RunError naming it where it is damaged."""
+    try:
+        with open(os.path.join(run_dir, "state.json")) as f:
+            state = json.load(f)
+        for key in ("epoch", "settings", "history", "checkpoint", "best_val_rmse_px", "stopped_early"):
+            if key not in state:
+                raise ValueError(f"no {key!r}")
+    except (OSError, ValueError) as e:
+        raise damaged(run_dir, "state.json", e) from None
+    return state
+
+
+def load_checkpoint(run_dir, name):
+    """The model and optimizer of a member's last finished epoch; a RunError naming the file where it is damaged."""
+    path = os.path.join(run_dir, name)
+    if not os.path.isfile(path):
+        raise damaged(run_dir, name, FileNotFoundError("missing"))
+    try:
+        return keras.models.load_model(path, custom_objects={"masked_mse": masked_mse})
+    except Exception as e:   # Keras raises many kinds for a broken archive
+        raise damaged(run_dir, name, e) from None

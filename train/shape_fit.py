@@ -20,9 +20,10 @@ import click
 import cv2
 import numpy as np
 
-from ..detectors import DetectorError
+from ..commands import Command
+from ..errors import FkdError
 from ..facetracker import FaceTracker, TrackerOptions, default_models_dir
-from ..manifest import MANIFEST, ModelError, drop_stage, load_manifest, write_json
+from ..manifest import MANIFEST, drop_stage, load_manifest, write_json
 from ..descent import DescentStep
 from ..shape import ShapeCorrection
 
@@ -88,7 +89,7 @@ def cross_validate_descent(inputs, points, fold):
     return outs
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.command("python -m fkd.train.shape_fit", cls=Command, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.option("--data", "data_path", required=True, help="The 68-landmark folder the models trained on.")
 @click.option("--models", "models_dir", default=default_models_dir)
 @click.option("--scales", default="1,0.5", help="Sizes at which each photo is shown, the first scored in the "
@@ -112,7 +113,7 @@ def main(data_path, models_dir, scales, limit):
                                         shape_correction=False, descent_step=False)) as tracker:
             for i, s in enumerate(scales):
                 found += [(i, *f) for f in evaluate(tracker, (resized(it, s) for it in items))[1]]
-    except (ModelError, DetectorError) as e:
+    except FkdError as e:
         raise click.ClickException(str(e)) from None
     if len(found) < 10 * FOLDS:
         raise click.ClickException(f"only {len(found)} faces found among the training persons: too few to fit")

@@ -14,8 +14,8 @@ import numpy as np
 from ..ensemble import Keypoints15
 from ..facetracker import default_models_dir
 from ..keypoints import INDEX
-from ..manifest import ModelError
-from .data import DataError, load_kaggle_csv
+from ..errors import DataError, ModelError
+from .data import load_kaggle_csv
 
 
 def predictions(models_dir, test_csv):
