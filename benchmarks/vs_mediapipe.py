@@ -25,6 +25,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+import real_use  # noqa: E402  (benchmarks/real_use.py, beside this script)
 from fkd.demo import frames  # noqa: E402
 from fkd.facetracker import FaceTracker, TrackerOptions, default_models_dir  # noqa: E402
 from fkd.keypoints import NAMES  # noqa: E402
@@ -264,6 +265,11 @@ def main():
         print(f"{size}: fkd {f_med:.2f} ms median, {f_fps:.1f} fps; MediaPipe {m_med:.2f} ms, {m_fps:.1f} fps",
               flush=True)
 
+    # ---- speed where users are: faces coming and going, decode included (benchmarks/real_use.py)
+    real = real_use.summary(real_use.measure(a.models, a.task, a.data, a.repeats, a.core))
+    real_table = real_use.markdown(real, real_use.model_costs(a.models, a.task))
+    print(real_table, flush=True)
+
     # ---- accuracy on held-out persons; MediaPipe's vertices fitted on training persons
     val = selected_persons(a.models, "val")
     items = list(frames_of(a.data))
@@ -332,7 +338,19 @@ Without {heavy[0][0]}: fkd {rest_ours:.3f}, MediaPipe {rest_mp:.3f}.
 Written by `python benchmarks/vs_mediapipe.py` on {datetime.date.today().isoformat()}.
 Machine: {machine()}. Both systems in one process, pinned to core {a.core}; fkd with one LiteRT thread.
 
-## Speed, one face, video mode (fkd: tracking on, detector every {TrackerOptions().detect_every} frames)
+## Speed on real use: faces coming and going, decode included
+
+Two clips read from mp4 as a user's video is (`benchmarks/real_use.py`): a 30 s video made from the
+`../shared` frames, ten 3 s shots at 640x360 holding 0 to 3 faces at eye distances of 22 to 60 px that
+enter and leave under a slow camera pan and zoom; and the demo clip at 640x480 repeated to 900 frames.
+fkd in video mode (detector every {TrackerOptions().detect_every} frames while a face is tracked, every
+{TrackerOptions().idle_detect_every} while none is), MediaPipe FaceLandmarker in VIDEO mode with up to 3
+faces; {a.repeats} runs each, interleaved, the median run shown. "Pick up" counts the frames from a face's
+entry to the first frame where that system has points on it (eyes within half an eye distance).
+
+{real_table}
+
+## Speed, one face, video mode, frames decoded beforehand (fkd: tracking on, detector every {TrackerOptions().detect_every} frames)
 
 Frames: the demo clip (matplotlib's Grace Hopper photo moved, scaled and rotated), {a.frames} per size,
 decoded beforehand; the first 10 frames of each run are not counted. {a.repeats} runs per system and

@@ -258,3 +258,35 @@ def test_haar_looks_near_a_face_as_over_the_frame():
         assert np.abs(near[0] - boxes[0]).max() < 0.05 * boxes[0][2]
         empty = np.array([0.0, 0.0, 60.0, 60.0])   # a corner of the demo's plain border
         assert len(det.near(gray, empty)[0]) == 0
+
+
+def test_multiply_adds_counted_from_the_graph_match_the_architecture(shipped_models):
+    """conv 24->36->48->64 with 5x5 kernels at 96, 48, 24 and 12 px, dense 512, 4 points out."""
+    from fkd.graph_cost import multiply_adds
+
+    convs = 96 ** 2 * 24 * 25 * 1 + 48 ** 2 * 36 * 25 * 24 + 24 ** 2 * 48 * 25 * 36 + 12 ** 2 * 64 * 25 * 48
+    assert multiply_adds(os.path.join(shipped_models, "4pts-m0-int8.tflite")) == convs + 6 * 6 * 64 * 512 + 512 * 8
+
+
+def test_answers_do_not_depend_on_how_many_crops_share_a_call(shipped_models):
+    """One interpreter per batch size: a crop's answer is the same alone, in a pair, and alone again."""
+    from fkd.ensemble import Keypoints15
+
+    crops = np.stack([cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)[100:400, 150:450], (96, 96))
+                      for f, _ in list(frames(2))])
+    k = Keypoints15(shipped_models)
+    alone, pair, again = k(crops[:1]), k(crops), k(crops[:1])
+    assert np.allclose(alone, pair[:1], atol=1e-4) and np.array_equal(alone, again)
+
+
+def test_a_face_entering_an_empty_scene_is_picked_up_on_the_idle_cadence(shipped_models):
+    from fkd.facetracker import FaceTracker, TrackerOptions
+
+    empty = np.full((480, 640, 3), 60, np.uint8)
+    face = next(frames(1))[0]
+    for every in (1, 3):
+        with FaceTracker(TrackerOptions(models_dir=shipped_models, idle_detect_every=every)) as t:
+            for _ in range(4):
+                assert t.process(empty) == []
+            found = [len(t.process(face)) for _ in range(every)]
+        assert found[-1] == 1 and found.index(1) < every   # within `every` frames of its entry

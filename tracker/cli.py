@@ -186,13 +186,15 @@ def run_images(tracker, paths, out, jsonl, stop):
 @click.option("--max-faces", type=click.IntRange(1), default=DEFAULTS.max_faces, help="Faces per frame, largest first.")
 @click.option("--detect-every", type=click.IntRange(1), default=DEFAULTS.detect_every,
               help="Video: frames between detector runs while tracking holds (a lost face is looked for at once).")
+@click.option("--idle-detect-every", type=click.IntRange(1), default=DEFAULTS.idle_detect_every,
+              help="Video: frames between detector runs while no face is tracked.")
 @click.option("--no-smoothing", is_flag=True)
 @click.option("--refine", type=click.IntRange(0, 8), default=DEFAULTS.refine,
               help="Images: crops per face after the detector's, each framed and turned upright by the points "
                    "so far (0: the detector's crop alone, a third of the default's model time).")
 @click.option("--show/--no-show", default=None, help="Window; default: on for --camera, off otherwise.")
 def main(camera, video, images, out, json_path, models_dir, detector, detector_model, threads, max_faces,
-         detect_every, no_smoothing, refine, show):
+         detect_every, idle_detect_every, no_smoothing, refine, show):
     chosen = [x is not None for x in (camera, video, images)]
     if sum(chosen) != 1:
         fail(PROG, "give exactly one of --camera N, --video FILE, --images DIR_OR_GLOB")
@@ -207,7 +209,8 @@ def main(camera, video, images, out, json_path, models_dir, detector, detector_m
         tracker = FaceTracker(TrackerOptions(
             models_dir=models_dir or default_models_dir(), mode="image" if images else "video",
             detector=detector, detector_options={"model_path": detector_model} if detector == "mediapipe" else {},
-            max_faces=max_faces, threads=threads, detect_every=detect_every, smoothing=not no_smoothing,
+            max_faces=max_faces, threads=threads, detect_every=detect_every, idle_detect_every=idle_detect_every,
+            smoothing=not no_smoothing,
             refine=refine))
         if video is not None:
             cap = open_video(video)

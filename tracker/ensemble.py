@@ -31,23 +31,22 @@ def _interpreter_class():
 class Runner:
     """One .tflite file: uint8 crops (n, 96, 96) -> (n, k, 2) crop pixels.
 
-    Handles float and int8 files alike through the tensors' own quantization,
-    and resizes the batch dimension only when the number of faces changes.
+    Handles float and int8 files alike through the tensors' own quantization. One interpreter is kept
+    per batch size met (one face, two faces, a first frame's extra crops), so a frame whose number of
+    crops differs from the last one's re-allocates nothing.
     """
+
+    MAX_SIZES = 8   # batch sizes kept; beyond, the least recent is dropped
 
     def __init__(self, path, threads=1, to_crop_px=(48.0, 48.0)):
         if not os.path.isfile(path):
             raise ModelError(f"{path}: model file missing")
-        try:
-            self.interp = _interpreter_class()(model_path=path, num_threads=threads)
-            self.interp.allocate_tensors()
-        except (ValueError, RuntimeError) as e:
-            raise ModelError(f"{path}: not a usable TFLite model ({str(e).splitlines()[0]})") from None
-        self.path = path
+        self.path, self.threads = path, threads
+        interp = self._open()
         self.mul, self.add = to_crop_px
-        self.inp = self.interp.get_input_details()[0]
-        self.out = self.interp.get_output_details()[0]
-        self.batch = int(self.inp["shape"][0])
+        self.inp = interp.get_input_details()[0]
+        self.out = interp.get_output_details()[0]
+        self.interps = {int(self.inp["shape"][0]): interp}
         in_scale, in_zero = self.inp["quantization"]
         self.in_dtype = self.inp["dtype"]
         # pixel p in [0, 255] -> model value p / 255 -> tensor value
@@ -58,23 +57,35 @@ class Runner:
         out_scale, out_zero = self.out["quantization"]
         self.out_q = (out_scale, out_zero) if self.out["dtype"] != np.float32 else None
 
-    def _resize(self, n):
-        if n != self.batch:
-            self.interp.resize_tensor_input(self.inp["index"], [n, *self.inp["shape"][1:]])
-            self.interp.allocate_tensors()
-            self.batch = n
+    def _open(self, batch=None):
+        try:
+            interp = _interpreter_class()(model_path=self.path, num_threads=self.threads)
+            if batch is not None:
+                inp = interp.get_input_details()[0]
+                interp.resize_tensor_input(inp["index"], [batch, *inp["shape"][1:]])
+            interp.allocate_tensors()
+        except (ValueError, RuntimeError) as e:
+            raise ModelError(f"{self.path}: not a usable TFLite model ({str(e).splitlines()[0]})") from None
+        return interp
+
+    def _for(self, n):
+        interp = self.interps.pop(n, None) or self._open(n)
+        self.interps[n] = interp   # most recent last
+        while len(self.interps) > self.MAX_SIZES:
+            self.interps.pop(next(iter(self.interps)))
+        return interp
 
     def raw(self, crops):
         crops = np.asarray(crops)
         n = len(crops)
-        self._resize(n)
+        interp = self._for(n)
         x = crops.reshape(n, *self.inp["shape"][1:]).astype(np.float32) * self.in_a + self.in_b
         if self.in_dtype != np.float32:
             info = np.iinfo(self.in_dtype)
             x = np.clip(np.rint(x), info.min, info.max)
-        self.interp.set_tensor(self.inp["index"], x.astype(self.in_dtype))
-        self.interp.invoke()
-        y = self.interp.get_tensor(self.out["index"]).astype(np.float32)
+        interp.set_tensor(self.inp["index"], x.astype(self.in_dtype))
+        interp.invoke()
+        y = interp.get_tensor(self.out["index"]).astype(np.float32)
         if self.out_q:
             y = (y - self.out_q[1]) * self.out_q[0]
         return y

@@ -102,7 +102,7 @@ class FaceTracker:
 
     def reset(self):
         """Forget the faces tracked: the next frame starts as a new video."""
-        self.tracks, self.frame_index, self._redetect, self._last_ms = [], 0, False, None
+        self.tracks, self.frame_index, self._redetect, self._last_ms, self._idle = [], 0, False, None, 0
 
     def close(self):
         self.detector.close()
@@ -216,9 +216,15 @@ class FaceTracker:
     def _find_faces(self, gray, bgr):
         """The detector over the whole frame on schedule, when a face was lost, or for a detector that
         cannot search near a face that strayed; else near the faces that strayed."""
-        if not self.tracks or self._redetect or self.frame_index % self.options.detect_every == 0:
+        o = self.options
+        if not self.tracks and not self._redetect:   # nothing tracked: on the slower idle cadence
+            if self._idle % o.idle_detect_every == 0:
+                self._update_from_detector(gray, bgr)
+            self._idle += 1
+        elif self._redetect or self.frame_index % o.detect_every == 0:
             self._update_from_detector(gray, bgr)
             self._redetect = False
+            self._idle = 0
         elif any(tr.doubted for tr in self.tracks):
             self._check_doubted(gray)
 
