@@ -25,8 +25,13 @@ FRAME_SCHEMA = {
         "source": {"type": ["string", "null"]},
         "time_s": {"type": ["number", "null"]},
         "faces": {"type": "array", "items": {
-            "type": "object", "required": ["box", "score", "keypoints"],
+            "type": "object", "required": ["box", "score", "keypoints", "confidence", "point_confidence", "pose"],
             "properties": {
+                "confidence": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+                "point_confidence": {"type": ["object", "null"], "required": list(NAMES),
+                                     "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1}},
+                "pose": {"type": ["object", "null"], "required": ["yaw", "pitch", "roll"],
+                         "additionalProperties": {"type": "number"}},
                 "box": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
                 "score": {"type": ["number", "null"]},
                 "keypoints": {"type": "object", "required": list(NAMES), "additionalProperties": False,

@@ -21,11 +21,63 @@ from .commands import FAILED, Command, Stop, fail
 from .draw import draw_faces
 from .errors import FkdError, OutputError, SourceError
 from .facetracker import FaceTracker, TrackerOptions, default_models_dir
-from .outputs import JSON_EXT, VIDEO_EXT, JsonLinesOut, VideoOut, check_destination, same_file, write_image
+from .keypoints import NAMES as KEYPOINT_NAMES
+from .outputs import (CSV_EXT, JSON_EXT, VIDEO_EXT, CsvOut, JsonLinesOut, VideoOut, check_destination, same_file,
+                      write_image)
 from .sources import image_paths, open_camera, open_video, video_info
 
 PROG = "fkd-track"
 DEFAULTS = TrackerOptions()
+
+
+CSV_HEADER = (["frame", "timestamp", "source", "face_id", "confidence", "success"]
+              + [f"{axis}_{n}" for n in KEYPOINT_NAMES for axis in "xy"] + ["pose_yaw", "pose_pitch", "pose_roll"])
+
+
+def csv_rows(frame, source, time_s, faces):
+    """The CSV rows of one frame or image: one a face, or one with success 0 where there is none."""
+    stamp = "" if time_s is None else round(time_s, 4)
+    if not faces:
+        return [[frame, stamp, source or "", "", "", 0] + [""] * (len(CSV_HEADER) - 6)]
+    rows = []
+    for i, f in enumerate(faces):
+        pose = [round(v, 1) for v in (f.pose.yaw, f.pose.pitch, f.pose.roll)] if f.pose else ["", "", ""]
+        rows.append([frame, stamp, source or "", f.track_id if f.track_id is not None else i,
+                     "" if f.confidence is None else round(f.confidence, 3), 1]
+                    + [round(float(v), 2) for v in f.keypoints.reshape(-1)] + pose)
+    return rows
+
+
+class Records:
+    """The per-frame outputs that are text: JSON Lines and CSV, either or both."""
+
+    def __init__(self, json_path, csv_path):
+        self.jsonl = JsonLinesOut(json_path) if json_path else None
+        try:
+            self.csv = CsvOut(csv_path, CSV_HEADER) if csv_path else None
+        except OutputError:
+            self.abandon()
+            raise
+
+    def __bool__(self):
+        return bool(self.jsonl or self.csv)
+
+    def write(self, frame, source, time_s, faces, error=None):
+        if self.jsonl:
+            self.jsonl.write(frame_record(frame, source, time_s, faces, error))
+        if self.csv:
+            for row in csv_rows(frame, source, time_s, faces):
+                self.csv.write(row)
+
+    def finish(self):
+        for out in (self.jsonl, self.csv):
+            if out:
+                out.finish()
+
+    def abandon(self):
+        for out in (self.jsonl, self.csv):
+            if out:
+                out.abandon()
 
 
 def frame_record(frame, source, time_s, faces, error=None):
@@ -66,22 +118,28 @@ class Window:
                 pass
 
 
-def check_outputs(video, images, out, json_path):
+def check_outputs(video, images, out, json_path, csv_path=None):
     """Every refusal about outputs, before anything is opened: kinds, folders, and no output an input."""
-    for given in (out, json_path):
-        if given and video and same_file(given, video):
-            raise SourceError(f"{given}: is the input video; an output must not overwrite it")
-    if out and json_path and same_file(out, json_path):
-        raise SourceError(f"{out}: --out and --json name the same file")
+    given = [(name, p) for name, p in (("--out", out), ("--json", json_path), ("--csv", csv_path)) if p]
+    for name, p in given:
+        if video and same_file(p, video):
+            raise SourceError(f"{p}: is the input video; an output must not overwrite it")
+    for i, (a, pa) in enumerate(given):
+        for b, pb in given[i + 1:]:
+            if same_file(pa, pb):
+                raise SourceError(f"{pa}: {a} and {b} name the same file")
     if json_path:
         check_destination(json_path, JSON_EXT, "--json output")
+    if csv_path:
+        check_destination(csv_path, CSV_EXT, "--csv output")
     if out and not images:
         check_destination(out, tuple(VIDEO_EXT), "--out video")
     if images:
         paths = image_paths(images)
         for p in paths:
-            if json_path and same_file(json_path, p):
-                raise SourceError(f"{json_path}: is one of the input images")
+            for _, q in (g for g in given if g[0] != "--out"):
+                if same_file(q, p):
+                    raise SourceError(f"{q}: is one of the input images")
         if out:
             if os.path.exists(out) and not os.path.isdir(out):
                 raise SourceError(f"{out}: with --images, --out is a folder for the annotated copies")
@@ -103,7 +161,8 @@ def annotated_paths(paths, out):
     return [os.path.join(out, os.path.relpath(os.path.abspath(p), common)) for p in paths]
 
 
-def run_stream(tracker, cap, video_out, jsonl, window, stop, total=None, fps_in=None, progress=True, source=None):
+def run_stream(tracker, cap, video_out, records, window, stop, total=None, fps_in=None, progress=True, source=None,
+               pose=False):
     """Frames of a capture through the tracker until it ends, the user quits or a signal comes; returns
     the number of frames done."""
     from tqdm import tqdm
@@ -125,10 +184,9 @@ def run_stream(tracker, cap, video_out, jsonl, window, stop, total=None, fps_in=
             inst = 1.0 / max(now - last, 1e-6)
             fps = inst if fps is None else 0.9 * fps + 0.1 * inst
             last = now
-            if jsonl:
-                jsonl.write(frame_record(n, source, time_s, faces))
+            records.write(n, source, time_s, faces)
             if video_out or window.show:
-                draw_faces(frame, faces, fps if window.show else None)
+                draw_faces(frame, faces, fps if window.show else None, pose=pose)
             if video_out:
                 video_out.write(frame)
             n += 1
@@ -140,7 +198,7 @@ def run_stream(tracker, cap, video_out, jsonl, window, stop, total=None, fps_in=
     return n
 
 
-def run_images(tracker, paths, out, jsonl, stop):
+def run_images(tracker, paths, out, records, stop, pose=False):
     """Each image through the tracker; returns (images done, faces found, images unreadable)."""
     from tqdm import tqdm
 
@@ -155,17 +213,15 @@ def run_images(tracker, paths, out, jsonl, stop):
         if frame is None:
             unreadable += 1
             click.echo(f"{PROG}: warning: {path}: not a readable image", err=True)
-            if jsonl:
-                jsonl.write(frame_record(i, path, None, [], error="not a readable image"))
+            records.write(i, path, None, [], error="not a readable image")
             continue
         faces = tracker.process(frame)
         faces_found += len(faces)
-        if jsonl:
-            jsonl.write(frame_record(i, path, None, faces))
+        records.write(i, path, None, faces)
         if target:
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            write_image(target, draw_faces(frame, faces))
-        if not jsonl and not out:
+            write_image(target, draw_faces(frame, faces, pose=pose))
+        if not records and not out:
             click.echo(f"{path}: {len(faces)} face(s)")
     return done, faces_found, unreadable
 
@@ -178,6 +234,12 @@ def run_images(tracker, paths, out, jsonl, stop):
               help=f"Annotated video ({', '.join(VIDEO_EXT)}; with --video/--camera) or folder (with --images).")
 @click.option("--json", "json_path", type=str, default=None,
               help=f"JSON Lines output ({', '.join(JSON_EXT)}), one object per frame or image.")
+@click.option("--csv", "csv_path", type=str, default=None,
+              help="CSV output, a row per face and frame (OpenFace's FeatureExtraction columns: frame, timestamp, "
+                   "face_id, confidence, success, x_/y_ of each point, pose).")
+@click.option("--draw-pose", is_flag=True, help="Draw each face's head-pose axes and angles on --out and the window.")
+@click.option("--min-confidence", type=click.FloatRange(0, 1, max_open=True), default=DEFAULTS.min_confidence,
+              help="Drop faces whose confidence is under this.")
 @click.option("--models", "models_dir", default=None, help="Folder with manifest.json [default: $FKD_MODELS, "
               "else the models inside fkd].")
 @click.option("--detector", type=click.Choice(["haar", "mediapipe"]), default="haar")
@@ -193,7 +255,7 @@ def run_images(tracker, paths, out, jsonl, stop):
               help="Images: crops per face after the detector's, each framed and turned upright by the points "
                    "so far (0: the detector's crop alone, a third of the default's model time).")
 @click.option("--show/--no-show", default=None, help="Window; default: on for --camera, off otherwise.")
-def main(camera, video, images, out, json_path, models_dir, detector, detector_model, threads, max_faces,
+def main(camera, video, images, out, json_path, csv_path, draw_pose, min_confidence, models_dir, detector, detector_model, threads, max_faces,
          detect_every, idle_detect_every, no_smoothing, refine, show):
     chosen = [x is not None for x in (camera, video, images)]
     if sum(chosen) != 1:
@@ -205,13 +267,13 @@ def main(camera, video, images, out, json_path, models_dir, detector, detector_m
     try:
         # 1. every check that needs no output opened
         window = Window(show)
-        paths = check_outputs(video, images, out, json_path)
+        paths = check_outputs(video, images, out, json_path, csv_path)
         tracker = FaceTracker(TrackerOptions(
             models_dir=models_dir or default_models_dir(), mode="image" if images else "video",
             detector=detector, detector_options={"model_path": detector_model} if detector == "mediapipe" else {},
             max_faces=max_faces, threads=threads, detect_every=detect_every, idle_detect_every=idle_detect_every,
             smoothing=not no_smoothing,
-            refine=refine))
+            refine=refine, min_confidence=min_confidence))
         if video is not None:
             cap = open_video(video)
         elif camera is not None:
@@ -219,14 +281,14 @@ def main(camera, video, images, out, json_path, models_dir, detector, detector_m
         info = video_info(cap) if cap is not None else None
         # 2. the outputs, under temporary names beside their destinations
         with Stop() as stop:
-            jsonl = JsonLinesOut(json_path) if json_path else None
-            outputs.append(jsonl)
+            records = Records(json_path, csv_path)
+            outputs.append(records)
             video_out = VideoOut(out, info["fps"], info["size"]) if out and info else None
             outputs.append(video_out)
             if images:
-                done, found, unreadable = run_images(tracker, paths, out, jsonl, stop)
+                done, found, unreadable = run_images(tracker, paths, out, records, stop, pose=draw_pose)
             else:
-                done = run_stream(tracker, cap, video_out, jsonl, window, stop,
+                done = run_stream(tracker, cap, video_out, records, window, stop, pose=draw_pose,
                                   total=info["frames"] if video else None,
                                   fps_in=info["fps"] if video else None, source=video)
             # 3. finished (or stopped by a signal): the outputs moved into place whole
@@ -235,7 +297,7 @@ def main(camera, video, images, out, json_path, models_dir, detector, detector_m
                     o.finish()
             outputs = []
         summary = (f"{done} images, {found} faces, {unreadable} unreadable" if images else f"{done} frames")
-        wrote = [p for p in (out if not images else None, json_path) if p]
+        wrote = [p for p in (out if not images else None, json_path, csv_path) if p]
         if images and out:
             wrote.append(f"annotated copies in {out}")
         if stop.signum is not None:

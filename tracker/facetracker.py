@@ -25,7 +25,9 @@ from .detectors import make_detector
 from .ensemble import Keypoints15
 from .errors import ModelError
 from .keypoints import NAMES
+from .confidence import confidence, view_spread
 from .options import TrackerOptions
+from .pose import Pose, head_pose
 from .shape import ShapeCorrection
 from .tracks import SAME_FACE_IOU, DRIFTED_COPY_OVERLAP, Track, iou, overlap
 
@@ -43,11 +45,28 @@ class Face:
     keypoints: np.ndarray               # (15, 2) frame pixels, rows in fkd.KEYPOINT_NAMES order
     score: float = None                 # detector score of the detection that started the track
     track_id: int = None                # video mode: the same face keeps its id from frame to frame
+    uncertainty: np.ndarray = None      # (15,) Kaggle-scale px: how far the views' answers disagree (fkd.confidence)
+    pose: Pose = None                   # head pose in degrees (fkd.pose), None where it cannot be solved
+
+    @property
+    def point_confidence(self):
+        """(15,) in (0, 1]: 1 / (1 + (uncertainty / 2 px)^2); None without an uncertainty."""
+        return None if self.uncertainty is None else confidence(self.uncertainty)
+
+    @property
+    def confidence(self):
+        """The face's, from the RMS of its points' uncertainties, on the same scale."""
+        return None if self.uncertainty is None else float(confidence(np.sqrt(np.mean(self.uncertainty ** 2))))
 
     def to_json(self):
-        return {"box": [round(float(v), 2) for v in self.box],
-                "score": None if self.score is None else round(float(self.score), 4),
-                "keypoints": {n: [round(float(x), 2), round(float(y), 2)] for n, (x, y) in zip(NAMES, self.keypoints)}}
+        out = {"box": [round(float(v), 2) for v in self.box],
+               "score": None if self.score is None else round(float(self.score), 4),
+               "keypoints": {n: [round(float(x), 2), round(float(y), 2)] for n, (x, y) in zip(NAMES, self.keypoints)},
+               "confidence": None if self.confidence is None else round(self.confidence, 3),
+               "point_confidence": None if self.uncertainty is None else {
+                   n: round(float(c), 3) for n, c in zip(NAMES, self.point_confidence)},
+               "pose": None if self.pose is None else self.pose.to_json()}
+        return out
 
 
 def as_gray(frame):
@@ -166,19 +185,29 @@ class FaceTracker:
     def _refined(self, gray, pts, mirrored=False):
         """Points answered on crops from the detector's boxes (the mirrored view if `mirrored`), cropped
         `refine` times more from the box the points so far place, turned upright, each crop showing the
-        other view; all answers averaged."""
-        total = pts
+        other view; all answers averaged. Also how far the answers disagree (fkd.confidence), or None
+        for a single crop."""
+        total, answers = pts, [pts]
         for k in range(1, self.options.refine + 1):
-            total = total + self._infer(gray, [self.rule.box_from_keypoints(p) for p in pts],
-                                        mirrored=(k % 2 == 1) != mirrored, angles=[roll(p) for p in pts])
+            answers.append(self._infer(gray, [self.rule.box_from_keypoints(p) for p in pts],
+                                       mirrored=(k % 2 == 1) != mirrored, angles=[roll(p) for p in pts]))
+            total = total + answers[-1]
             pts = total / (k + 1)
-        return pts
+        return pts, (view_spread(np.stack(answers)) if len(answers) > 1 else None)
 
     # -- image mode ----------------------------------------------------------
     def _image(self, gray, bgr):
         boxes, scores = self._detect(gray, bgr)
-        pts = self._refined(gray, self._infer(gray, boxes))
-        return [Face(b, p, float(s)) for b, p, s in zip(boxes, self._after(gray, pts), scores)]
+        pts, spread = self._refined(gray, self._infer(gray, boxes))
+        faces = [Face(b, p, float(s), uncertainty=None if spread is None else u, pose=head_pose(p, gray.shape))
+                 for b, p, s, u in zip(boxes, self._after(gray, pts), scores,
+                                       spread if spread is not None else [None] * len(boxes))]
+        return self._confident(faces)
+
+    def _confident(self, faces):
+        """The faces at or above `min_confidence` (all, where it is 0 or they have no uncertainty)."""
+        m = self.options.min_confidence
+        return [f for f in faces if not m or f.confidence is None or f.confidence >= m]
 
     # -- video mode: a few named phases --------------------------------------
     def _video(self, gray, bgr, dt):
@@ -234,7 +263,9 @@ class FaceTracker:
         pts = self._infer(gray, [tr.crop_box for tr in self.tracks], mirrored, [tr.angle for tr in self.tracks])
         first = [i for i, tr in enumerate(self.tracks) if tr.frames == 0]
         if first:
-            pts[first] = self._refined(gray, pts[first], mirrored)
+            pts[first], spread = self._refined(gray, pts[first], mirrored)
+            for i, u in zip(first, spread if spread is not None else []):
+                self.tracks[i].uncertainty = u
         return pts
 
     def _recrop_moved(self, gray, pts, mirrored):
@@ -264,13 +295,14 @@ class FaceTracker:
                 if stray > o.doubt:   # often a track going wrong: the detector looks near it next frame
                     tr.doubted = True
                     self._redetect = self._redetect or not hasattr(self.detector, "near")
-            faces.append(Face(tr.crop_box, shown, tr.score, tr.track_id))
+            faces.append(Face(tr.crop_box, shown, tr.score, tr.track_id, uncertainty=tr.uncertainty,
+                              pose=head_pose(shown, gray.shape)))
             tr.update(p, o.hold, dt)
             alive.append(tr)
         if len(alive) < len(self.tracks):
             self._redetect = True   # a face was lost: look again on the next frame
         self.tracks = alive
-        return faces
+        return self._confident(faces)
 
     def _check_doubted(self, gray):
         """Doubted tracks restart from the detector's box near them; unseen, they go on (the cascade misses

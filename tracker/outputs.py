@@ -7,6 +7,8 @@ output each write their own temporary file (the last to finish wins, whole). A d
 saying how much was written.
 """
 
+import csv
+import io
 import json
 import os
 import secrets
@@ -17,6 +19,7 @@ from .errors import OutputError, SourceError
 
 VIDEO_EXT = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
 JSON_EXT = (".jsonl", ".ndjson", ".json")
+CSV_EXT = (".csv",)
 
 
 def _is_special(path):
@@ -62,8 +65,8 @@ def _discard(tmp):
         pass
 
 
-class JsonLinesOut:
-    """One JSON object a line, flushed each line; `finish()` moves the file into place."""
+class LinesOut:
+    """A text file written a line at a time, flushed each line; `finish()` moves it into place."""
 
     def __init__(self, path):
         self.path, self.lines = path, 0
@@ -73,9 +76,9 @@ class JsonLinesOut:
         except OSError as e:
             raise OutputError(f"{path}: cannot write ({e.strerror})") from None
 
-    def write(self, obj):
+    def write(self, line):
         try:
-            self.f.write(json.dumps(obj) + "\n")
+            self.f.write(line + "\n")
             self.f.flush()
         except OSError as e:
             raise OutputError(f"{self.path}: write failed after {self.lines} lines ({e.strerror})") from None
@@ -100,6 +103,26 @@ class JsonLinesOut:
             pass
         if self.tmp != self.path:
             _discard(self.tmp)
+
+
+class JsonLinesOut(LinesOut):
+    """One JSON object a line."""
+
+    def write(self, obj):
+        super().write(json.dumps(obj))
+
+
+class CsvOut(LinesOut):
+    """Rows of a CSV with a header, in the style of OpenFace's FeatureExtraction output."""
+
+    def __init__(self, path, header):
+        super().__init__(path)
+        self.write(header)
+
+    def write(self, row):
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="").writerow(row)
+        super().write(buf.getvalue())
 
 
 class VideoOut:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .confidence import running
 from .crop import roll
 from .smoothing import ShapePoseSmoother
 
@@ -60,6 +61,7 @@ class Track:
     last_roll: float = None              # the roll of the last frame's points (the other view)
     doubted: bool = False                # its points strayed (TrackerOptions.doubt): the detector looks again
     frames: int = 0                      # frames answered
+    uncertainty: np.ndarray = None       # (15,) Kaggle-scale px, running (fkd.confidence)
     # this frame's working state, set by the phases of FaceTracker's video mode in turn
     fresh: bool = True                   # its box is a detector's, not yet placed by points
     step: np.ndarray = None              # the predicted move since the last frame (x, y, 0, 0)
@@ -110,6 +112,8 @@ class Track:
         eye distances of the smoothed face)."""
         self.smoother = self.smoother or ShapePoseSmoother(shape_alpha)
         shown = self.smoother(points).astype(np.float32)
+        if self.frames:   # the first frame's comes from its three crops
+            self.uncertainty = running(self.uncertainty, points, shown)
         stray = np.sqrt(((points - shown) ** 2).sum(axis=1).mean()) / np.linalg.norm(shown[0] - shown[1])
         return shown, stray
 

@@ -97,7 +97,7 @@ def nearest_face(faces, truth, max_miss_iod=0.5):
 
 
 def evaluate(tracker, items, repeat=1, motion=False, seed=0, keep_frames=True):
-    """Scaled errors (n, 15, 2) of found faces, (name, frame, truth, points) of each, the names of those
+    """Scaled errors (n, 15, 2) of found faces, (name, frame, truth, points, Face) of each, the names of those
     missed, and seconds per frame. Without `keep_frames` the frame is None: a moving clip's frames are
     new arrays, and 30 a photo held for a montage nobody asked for fill gigabytes.
 
@@ -125,7 +125,7 @@ def evaluate(tracker, items, repeat=1, motion=False, seed=0, keep_frames=True):
                 missed.append(label)
                 continue
             errors.append(kaggle_errors(face.keypoints[None], true[None])[0])
-            names.append((label, frame if keep_frames else None, true, face.keypoints))
+            names.append((label, frame if keep_frames else None, true, face.keypoints, face))
     return np.array(errors), names, missed, t_total
 
 
@@ -174,7 +174,7 @@ def montage(found, errors, path, n=16, tile=192):
     per_face = np.sqrt(np.nanmean(errors ** 2, axis=(1, 2)))
     tiles = []
     for i in np.argsort(-per_face)[:n]:
-        name, frame, truth, pred = found[i]
+        name, frame, truth, pred = found[i][:4]
         c = truth.mean(axis=0)
         side = 2.6 * np.linalg.norm(truth[0] - truth[1]) + 1
         s = tile / side
@@ -189,6 +189,34 @@ def montage(found, errors, path, n=16, tile=192):
         tiles.append(np.zeros((tile, tile, 3), np.uint8))
     if tiles:
         cv2.imwrite(path, np.vstack([np.hstack(tiles[r:r + 4]) for r in range(0, len(tiles), 4)]))
+
+
+def rank_correlation(a, b):
+    """Spearman's rank correlation of two 1-D arrays (ties ranked by order; the values are continuous)."""
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def confidence_figures(errors, found, share=0.1):
+    """How well the faces' uncertainty (fkd.confidence) ranks their actual error: the rank correlation
+    per point and per face, and the RMSE of the least confident `share` of faces against the rest."""
+    have = [i for i, f in enumerate(found) if f[4].uncertainty is not None]
+    if len(have) < 10:
+        return None
+    err = errors[have]
+    point_err = np.linalg.norm(err, axis=2)                      # (n, 15) Kaggle-scale px
+    point_u = np.array([found[i][4].uncertainty for i in have])
+    face_err = np.sqrt(np.nanmean(err ** 2, axis=(1, 2)))
+    conf = np.array([found[i][4].confidence for i in have])
+    ok = ~np.isnan(point_err)
+    low = np.argsort(conf)[:max(1, round(share * len(conf)))]
+    rest = np.setdiff1d(np.arange(len(conf)), low)
+    rmse = lambda idx: float(np.sqrt(np.nanmean(err[idx] ** 2)))
+    return {"faces": len(have), "point_rank_correlation": round(rank_correlation(point_u[ok], point_err[ok]), 3),
+            "face_rank_correlation": round(rank_correlation(-conf, face_err), 3),
+            "least_confident_share": share, "least_confident_rmse": round(rmse(low), 3),
+            "rest_rmse": round(rmse(rest), 3), "median_uncertainty": round(float(np.median(point_u)), 3),
+            "median_point_error": round(float(np.nanmedian(point_err)), 3)}
 
 
 def selected_persons(models_dir, which):
@@ -238,6 +266,8 @@ def items_of(data_path, models_dir, persons):
               help="Video mode: stray (eye distances) that has the detector look again (TrackerOptions.doubt); inf: never.")
 @click.option("--hold", type=float, default=TrackerOptions.hold,
               help="Video mode: how far a face moves before its crop follows (TrackerOptions.hold).")
+@click.option("--min-confidence", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+              help="Drop faces whose confidence is under this (TrackerOptions.min_confidence).")
 @click.option("--limit", type=int, default=None, help="Only the first N faces (after the person filter).")
 @click.option("--every", type=click.IntRange(1), default=1, help="Only every Nth face (after the person filter).")
 @click.option("--scale", type=click.FloatRange(0.1, 4), default=1.0,
@@ -247,7 +277,7 @@ def items_of(data_path, models_dir, persons):
 @click.option("--montage", "montage_path", type=click.Path(dir_okay=False), default=None,
               help="PNG of the worst faces, truth green, prediction red.")
 def main(data_path, models_dir, persons, detector, detector_model, mode, refine, repeat, motion, shape_correction,
-         descent_step, doubt, hold, limit, every, scale, report, montage_path):
+         descent_step, doubt, hold, min_confidence, limit, every, scale, report, montage_path):
     try:
         if not os.path.exists(data_path):
             raise click.ClickException(f"{data_path}: no such file or folder")
@@ -257,6 +287,7 @@ def main(data_path, models_dir, persons, detector, detector_model, mode, refine,
             raise click.ClickException("--motion needs --mode video")
         opts = TrackerOptions(models_dir=models_dir, mode=mode, detector=detector, max_faces=8, refine=refine,
                               shape_correction=shape_correction, descent_step=descent_step, doubt=doubt, hold=hold,
+                              min_confidence=min_confidence,
                               detector_options={"model_path": detector_model} if detector == "mediapipe" else {})
         items = items_of(data_path, models_dir, persons)
         if limit:
@@ -283,6 +314,12 @@ def main(data_path, models_dir, persons, detector, detector_model, mode, refine,
     click.echo("  mean error (x, y): {:+.3f}, {:+.3f}".format(*res["mean_error_kaggle"]))
     for n, v in res["per_keypoint_kaggle_rmse"].items():
         click.echo(f"  {n:26s} {v:6.3f}")
+    conf = confidence_figures(errors, found)
+    if conf:
+        res["confidence"] = conf
+        click.echo(f"  confidence: rank correlation with the error {conf['point_rank_correlation']:.3f} per point, "
+                   f"{conf['face_rank_correlation']:.3f} per face; least confident {100 * conf['least_confident_share']:.0f} % "
+                   f"of faces {conf['least_confident_rmse']:.3f} against {conf['rest_rmse']:.3f} for the rest")
     if report:
         with open(report, "w") as f:
             json.dump(res, f, indent=2)
