@@ -26,11 +26,12 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import real_use  # noqa: E402  (benchmarks/real_use.py, beside this script)
+import stability  # noqa: E402
 from fkd.demo import frames  # noqa: E402
 from fkd.facetracker import FaceTracker, TrackerOptions, default_models_dir  # noqa: E402
 from fkd.keypoints import NAMES  # noqa: E402
 from fkd.train.evaluate import (KAGGLE_IOD, MOTION_DEGREES, MOTION_SCALE, MOTION_SHIFT, eye_offset,  # noqa: E402
-                            face_errors, frames_of, kaggle_errors, moving_clip, on_common, selected_persons,
+                            confidence_of, face_errors, frames_of, kaggle_errors, moving_clip, on_common, selected_persons,
                             summarize_found)
 
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
@@ -293,6 +294,13 @@ def main():
                                         mode="video"),
              "mp_moving": mesh_errors(moving_meshes, moving_truths, moving_labels, lambda m: m[vertices]),
              "mp_moving_mapped": mesh_errors(moving_meshes, moving_truths, moving_labels, mesh_map)}
+    # ---- confidence, steadiness and pose (benchmarks/stability.py)
+    confidence = [(what, *confidence_of(val_items, models_dir=a.models, **kw)) for what, kw in (
+        ("image mode", {"mode": "image"}), ("moving clips", {"mode": "video", "repeat": a.clip_frames, "motion": True}))]
+    dropped = [(m, summarize_found(*face_errors(val_items, models_dir=a.models, mode="image", min_confidence=m)))
+               for m in (0.5, 0.7)]
+    steadiness = stability.markdown(*stability.measure(a.models, a.task, a.data, vertices=vertices))
+    print(steadiness, flush=True)
     (mp_best, mp_usual, mp_mapped, ours, ours_one_crop, ours_tracked, ours_moving, mp_moving,
      mp_moving_mapped) = (summarize_found(*found[k]) for k in (
         "mp_best", "mp_usual", "mp_mapped", "ours", "ours_one_crop", "ours_tracked", "ours_moving", "mp_moving",
@@ -404,6 +412,26 @@ hold most of fkd's squared error, and both systems on the rest. Kaggle scale div
 distance, so a face turned far aside, its eyes close together, weighs most.
 
 {chr(10).join(weights)}
+## Confidence: does it rank the error?
+
+Each face's uncertainty is the disagreement of the views fkd answers it from (`fkd/confidence.py`),
+no extra model time. Held-out persons; rank correlation of each point's uncertainty with its error
+(Kaggle-scale px), of each face's confidence with its RMS error (higher confidence, lower error), and
+the RMSE of the least confident tenth of faces against the rest:
+
+| fkd | faces | rank correlation, points | rank correlation, faces | least confident 10 % | the rest |
+| --- | --- | --- | --- | --- | --- |
+""" + "\n".join(f"| {what} | {c['faces']} | {c['point_rank_correlation']:.3f} | {c['face_rank_correlation']:.3f} | "
+              f"{c['least_confident_rmse']:.3f} | {c['rest_rmse']:.3f} |" for what, _, c in confidence) + f"""
+
+`min_confidence` in image mode (`fkd-eval --min-confidence M`): """ + "; ".join(
+        f"{m}: RMSE {d['kaggle_rmse']:.3f}, {100 * d['missed_share']:.1f} % of faces missed or dropped" for m, d in dropped) + f"""
+(against {ours['kaggle_rmse']:.3f} and {100 * ours['missed_share']:.1f} % without).
+
+## Steadiness and head pose (`benchmarks/stability.py`)
+
+{steadiness}
+
 Per keypoint (Kaggle-scale RMSE, image mode, each on the faces it found):
 
 | keypoint | fkd | MediaPipe (best vertex) | vertex |

@@ -56,3 +56,21 @@ def test_moving_clip_carries_the_true_points_with_the_photo():
     for frame, true in frames:
         values = [frame[int(round(y)), int(round(x)), 0] for x, y in true]
         assert min(values) > 100
+
+
+def test_steady_band_stills_noise_and_follows_motion():
+    """With `steady`, a still face's frame-to-frame noise is averaged out, and a face moving a few pixels a
+    frame is still followed where it is."""
+    rng = np.random.default_rng(1)
+    iod = np.linalg.norm(FACE[0] - FACE[1])
+    wander = {}
+    for steady in (0.0, 0.02):
+        smoother = ShapePoseSmoother(steady=steady)
+        outs = [smoother(FACE + 200 + rng.normal(0, 0.004 * iod, 2)) for _ in range(60)][10:]
+        wander[steady] = np.sqrt(((np.array(outs) - np.mean(outs, axis=0)) ** 2).sum(axis=2).mean())
+    assert wander[0.02] < 0.5 * wander[0.0]
+    smoother = ShapePoseSmoother(steady=0.02)
+    for i in range(30):
+        points = FACE + np.array([100 + 3.0 * i, 80.0])
+        out = smoother(points)
+    assert np.abs(out - points).max() < 0.05 * iod

@@ -291,7 +291,7 @@ class FaceTracker:
                 continue
             shown = p
             if o.smoothing:
-                shown, stray = tr.smooth(p, o.shape_alpha)
+                shown, stray = tr.smooth(p, o.shape_alpha, o.steady)
                 if stray > o.doubt:   # often a track going wrong: the detector looks near it next frame
                     tr.doubted = True
                     self._redetect = self._redetect or not hasattr(self.detector, "near")

@@ -30,6 +30,7 @@ class TrackerOptions:
     descent_step: bool = True       # then their descent step (fkd.descent) where they ship one
     smoothing: bool = True          # video: shape averaged over frames, pose unlagged (fkd.smoothing)
     shape_alpha: float = 0.25       # video: the newest frame's weight in the smoothed shape, (0, 1]
+    steady: float = 0.02            # video: moves well under this are averaged out as noise, eye distances, >= 0 (0: off)
     min_confidence: float = 0.0     # faces whose confidence (fkd.confidence) is under this are dropped, [0, 1)
     doubt: float = 0.035            # video: stray from the smoothed face that has the detector look again, eye distances, > 0 (inf: never)
 
@@ -64,6 +65,7 @@ _CHECKS = {
     "shape_correction": (lambda v, o: isinstance(v, bool), "True or False"),
     "descent_step": (lambda v, o: isinstance(v, bool), "True or False"),
     "smoothing": (lambda v, o: isinstance(v, bool), "True or False"),
+    "steady": (lambda v, o: _number(v) and 0 <= v < 1, "a number from 0 up to 1 (eye distances)"),
     "shape_alpha": (lambda v, o: _number(v) and 0 < v <= 1, "a number above 0 and at most 1"),
     "min_confidence": (lambda v, o: _number(v) and 0 <= v < 1, "a number from 0 up to 1"),
     "doubt": (lambda v, o: _number(v) and v > 0, "a number above 0 (eye distances; inf: never look again)"),

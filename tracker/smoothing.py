@@ -7,7 +7,8 @@ still face but lags a moving one: on moving clips (`fkd-eval --mode video --moti
 more than it gave. So the two parts of the points are smoothed apart. The shape, aligned to
 the face's pose by a similarity fit, is averaged over frames: head motion does not reach it.
 The pose stays this frame's, through a three-tap filter that passes steady motion without lag
-and cancels an alternation from frame to frame.
+and cancels an alternation from frame to frame. Then moves far smaller than a `steady` band are
+mostly taken as noise, so a still face stops shimmering while a moving one is followed at once.
 """
 
 import numpy as np
@@ -22,10 +23,11 @@ POSE_TAPS = (-0.25, 0.5, 0.75)
 class ShapePoseSmoother:
     """Filters one face's (k, 2) points frame by frame; `shape_alpha` weighs the new frame's shape."""
 
-    def __init__(self, shape_alpha=0.25):
-        self.shape_alpha = shape_alpha
+    def __init__(self, shape_alpha=0.25, steady=0.0):
+        self.shape_alpha, self.steady = shape_alpha, steady
         self.shape = None          # (k, 2), centroid 0, RMS radius 1
         self.history = []          # the last frames' shape-smoothed points, for the pose taps
+        self.out = None            # the last points returned
 
     @staticmethod
     def _normalized(points):
@@ -42,6 +44,15 @@ class ShapePoseSmoother:
             self.shape = self._normalized((1 - self.shape_alpha) * self.shape + self.shape_alpha * aligned)
         r, t = similarity(self.shape, points)
         self.history = (self.history + [self.shape @ r.T + t])[-len(POSE_TAPS):]
-        if len(self.history) < len(POSE_TAPS):
-            return self.history[-1]
-        return sum(w * p for w, p in zip(POSE_TAPS, self.history))
+        new = self.history[-1] if len(self.history) < len(POSE_TAPS) else sum(
+            w * p for w, p in zip(POSE_TAPS, self.history))
+        self.out = self._steadied(new) if self.steady and self.out is not None else new
+        return self.out
+
+    def _steadied(self, new):
+        """A move much smaller than `steady` (RMS, in eye distances) is mostly noise: it is taken by a share
+        that grows with its fourth power, so a still face settles while a moving one is followed at once."""
+        iod = np.linalg.norm(new[0] - new[1])
+        d2 = ((new - self.out) ** 2).sum(axis=1).mean() / max(iod, 1e-6) ** 2
+        share = d2 ** 2 / (d2 ** 2 + self.steady ** 4)
+        return self.out + share * (new - self.out)

@@ -107,10 +107,10 @@ class Track:
         return not (LOST_SIDE_RATIO[0] < ratio < LOST_SIDE_RATIO[1] and self.shift() < LOST_SHIFT
                     and 0 <= cx < w and 0 <= cy < h)
 
-    def smooth(self, points, shape_alpha):
+    def smooth(self, points, shape_alpha, steady=0.0):
         """This frame's points through the track's smoother, and how far they strayed from it (RMS, in
         eye distances of the smoothed face)."""
-        self.smoother = self.smoother or ShapePoseSmoother(shape_alpha)
+        self.smoother = self.smoother or ShapePoseSmoother(shape_alpha, steady)
         shown = self.smoother(points).astype(np.float32)
         if self.frames:   # the first frame's comes from its three crops
             self.uncertainty = running(self.uncertainty, points, shown)

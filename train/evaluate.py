@@ -137,6 +137,13 @@ def face_errors(items, repeat=1, motion=False, **options):
     return dict(zip((f[0] for f in found), errors)), missed
 
 
+def confidence_of(items, repeat=1, motion=False, **options):
+    """summarize() and confidence_figures() of a FaceTracker with these TrackerOptions on `frames_of()` items."""
+    with FaceTracker(TrackerOptions(**{"max_faces": 8, **options})) as tracker:
+        errors, found, missed, _ = evaluate(tracker, items, repeat=repeat, motion=motion, keep_frames=False)
+    return summarize(errors, missed), confidence_figures(errors, found)
+
+
 def score(items, repeat=1, motion=False, **options):
     """summarize_found() of face_errors()."""
     return summarize_found(*face_errors(items, repeat, motion, **options))
