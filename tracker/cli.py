@@ -242,8 +242,10 @@ def run_images(tracker, paths, out, records, stop, pose=False):
               help="Drop faces whose confidence is under this.")
 @click.option("--models", "models_dir", default=None, help="Folder with manifest.json [default: $FKD_MODELS, "
               "else the models inside fkd].")
-@click.option("--detector", type=click.Choice(["haar", "mediapipe"]), default="haar")
-@click.option("--detector-model", default=None, help="BlazeFace .tflite for --detector mediapipe.")
+@click.option("--detector", type=click.Choice(["haar", "blazeface", "mediapipe"]), default="haar",
+              help="haar: OpenCV's cascade; blazeface: MediaPipe's full-range CNN (pip install 'fkd[blazeface]'); "
+                   "mediapipe: BlazeFace short range through mediapipe (--detector-model).")
+@click.option("--detector-model", default=None, help="The .tflite of --detector mediapipe (or another for blazeface).")
 @click.option("--threads", type=click.IntRange(1), default=DEFAULTS.threads, help="LiteRT threads.")
 @click.option("--max-faces", type=click.IntRange(1), default=DEFAULTS.max_faces, help="Faces per frame, largest first.")
 @click.option("--detect-every", type=click.IntRange(1), default=DEFAULTS.detect_every,
@@ -270,7 +272,7 @@ def main(camera, video, images, out, json_path, csv_path, draw_pose, min_confide
         paths = check_outputs(video, images, out, json_path, csv_path)
         tracker = FaceTracker(TrackerOptions(
             models_dir=models_dir or default_models_dir(), mode="image" if images else "video",
-            detector=detector, detector_options={"model_path": detector_model} if detector == "mediapipe" else {},
+            detector=detector, detector_options={"model_path": detector_model} if detector_model or detector == "mediapipe" else {},
             max_faces=max_faces, threads=threads, detect_every=detect_every, idle_detect_every=idle_detect_every,
             smoothing=not no_smoothing,
             refine=refine, min_confidence=min_confidence))

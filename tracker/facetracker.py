@@ -93,7 +93,7 @@ class FaceTracker:
         self.rule = CropRule.from_dict(self.models.manifest["crop_rule"])
         self.correction = self._stage(o.shape_correction, "shape_correction", ShapeCorrection)
         self.descent = self._stage(o.descent_step, "descent_step", DescentStep)
-        self.detector = make_detector(o.detector, **o.detector_options)
+        self.detector = make_detector(o.detector, o.mode, **o.detector_options)
         if o.mode == "video" and not hasattr(self.detector, "near"):
             log.info("detector %r cannot search near a face: a straying track has it search the whole frame",
                      o.detector)

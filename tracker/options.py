@@ -20,7 +20,7 @@ class TrackerOptions:
     detector: str = "haar"          # a name in fkd.detectors.DETECTORS
     detector_options: dict = field(default_factory=dict)   # keyword arguments of that detector
     refine: int = 2                 # image mode and a new face's first frame: crops more per face, 0 to 8
-    max_faces: int = 4              # faces answered per frame, largest first, at least 1
+    max_faces: int = 16             # faces answered per frame, largest first, at least 1
     threads: int = 1                # LiteRT threads, at least 1
     detect_every: int = 30          # video: frames between whole-frame detections while tracking holds, at least 1
     idle_detect_every: int = 1      # video: frames between whole-frame detections while no face is tracked, at least 1

@@ -23,6 +23,12 @@ FACE_3D = np.array([
     (-2.456, 4.343, -4.284), (0.000, 3.406, -5.980), (0.000, 5.365, -5.535)])
 
 
+# beyond these the face is turned further than most training faces were (the training persons' true
+# points: 95th percentiles of |yaw| 32 and of |pitch| 23 degrees, benchmarks/detectors.py), and the
+# models' answer tends to a frontal shape: Face.turned says so
+TURNED_YAW, TURNED_PITCH = 30.0, 23.0
+
+
 @dataclass
 class Pose:
     yaw: float                 # degrees, positive towards the image's right
@@ -31,8 +37,14 @@ class Pose:
     rvec: np.ndarray = None    # the face model's rotation (Rodrigues) and translation (cm) in the camera
     tvec: np.ndarray = None
 
+    @property
+    def turned(self):
+        """Turned further than the models were trained for (TURNED_YAW, TURNED_PITCH)."""
+        return abs(self.yaw) > TURNED_YAW or abs(self.pitch) > TURNED_PITCH
+
     def to_json(self):
-        return {"yaw": round(self.yaw, 1), "pitch": round(self.pitch, 1), "roll": round(self.roll, 1)}
+        return {"yaw": round(self.yaw, 1), "pitch": round(self.pitch, 1), "roll": round(self.roll, 1),
+                "turned": self.turned}
 
 
 def camera(frame_shape):

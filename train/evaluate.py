@@ -223,7 +223,16 @@ def confidence_figures(errors, found, share=0.1):
             "face_rank_correlation": round(rank_correlation(-conf, face_err), 3),
             "least_confident_share": share, "least_confident_rmse": round(rmse(low), 3),
             "rest_rmse": round(rmse(rest), 3), "median_uncertainty": round(float(np.median(point_u)), 3),
-            "median_point_error": round(float(np.nanmedian(point_err)), 3)}
+            "median_point_error": round(float(np.nanmedian(point_err)), 3),
+            **turned_figures(errors, found)}
+
+
+def turned_figures(errors, found):
+    """The faces whose pose says they are turned further than the models were trained for, and their RMSE
+    against the others'."""
+    turned = np.array([f[4].pose is not None and f[4].pose.turned for f in found])
+    rmse = lambda m: round(float(np.sqrt(np.nanmean(errors[m] ** 2))), 3) if m.any() else None
+    return {"turned_faces": int(turned.sum()), "turned_rmse": rmse(turned), "not_turned_rmse": rmse(~turned)}
 
 
 def selected_persons(models_dir, which):
@@ -327,6 +336,8 @@ def main(data_path, models_dir, persons, detector, detector_model, mode, refine,
         click.echo(f"  confidence: rank correlation with the error {conf['point_rank_correlation']:.3f} per point, "
                    f"{conf['face_rank_correlation']:.3f} per face; least confident {100 * conf['least_confident_share']:.0f} % "
                    f"of faces {conf['least_confident_rmse']:.3f} against {conf['rest_rmse']:.3f} for the rest")
+        click.echo(f"  turned further than trained for (pose): {conf['turned_faces']} faces, RMSE {conf['turned_rmse']} "
+                   f"against {conf['not_turned_rmse']} for the rest")
     if report:
         with open(report, "w") as f:
             json.dump(res, f, indent=2)

@@ -1,6 +1,6 @@
 """Where the Haar detector's defaults and the crop rule's numbers come from.
 
-    python -m fkd.train.tune ../shared/data/youtube-faces-68 [--every 5] [--mediapipe-model blaze_face.tflite]
+    python -m fkd.train.tune ../shared/data/youtube-faces-68 [--every 5] [--mediapipe-model blaze_face.tflite] [--blazeface]
 
 Prints, for a few detector settings, the share of true faces found and the
 false boxes per image on a 68-landmark folder; then fits the crop rule on the
@@ -35,6 +35,7 @@ def main():
     ap.add_argument("data")
     ap.add_argument("--every", type=int, default=5, help="Detector comparison on every Nth image.")
     ap.add_argument("--mediapipe-model", default=None, help="Also fit BlazeFace boxes to Haar framing.")
+    ap.add_argument("--blazeface", action="store_true", help="Also fit the full-range BlazeFace's boxes to Haar framing.")
     a = ap.parse_args()
     names, pts = read_landmark_folder(a.data)
     k15 = from_68(pts)
@@ -57,14 +58,17 @@ def main():
     # a rule kept for the models trained with it takes a mean face fitted with its own scale and shift
     print(f"mean face under the default rule (CropRule.mean_shape): {rounded(mean_face(boxes, k15, CropRule()))}")
     if a.mediapipe_model:
-        fit_mediapipe(a.data, names, k15, boxes, a.mediapipe_model, sel)
+        from ..detectors import MediaPipeDetector
+
+        fit_framing(a.data, names, k15, boxes, MediaPipeDetector(a.mediapipe_model), sel)
+    if a.blazeface:
+        from ..detectors import BlazeFaceFullRange
+
+        fit_framing(a.data, names, k15, boxes, BlazeFaceFullRange(), sel)
 
 
-def fit_mediapipe(root, names, k15, haar_boxes, model, sel):
-    """BlazeFace box -> Haar-like box: side ratio and centre offsets, medians."""
-    from ..detectors import MediaPipeDetector
-
-    det = MediaPipeDetector(model)
+def fit_framing(root, names, k15, haar_boxes, det, sel):
+    """A BlazeFace box -> a Haar-like box: side ratio and centre offsets, medians."""
     det.HAAR_SIDE, det.HAAR_DX, det.HAAR_DY = 1.0, 0.0, 0.0   # raw boxes
     found, rel = 0, []
     for i in sel:
@@ -80,7 +84,7 @@ def fit_mediapipe(root, names, k15, haar_boxes, model, sel):
                         (H[1] + H[3] / 2 - B[1] - B[3] / 2) / B[2]])
     det.close()
     side, dx, dy = np.median(rel, axis=0)
-    print(f"mediapipe: found {found / len(sel):.3f}; HAAR_SIDE, HAAR_DX, HAAR_DY = {side:.3f}, {dx:.4f}, {dy:.4f}")
+    print(f"{det.name}: found {found / len(sel):.3f}; HAAR_SIDE, HAAR_DX, HAAR_DY = {side:.3f}, {dx:.4f}, {dy:.4f}")
 
 
 if __name__ == "__main__":
