@@ -291,11 +291,13 @@ def test_a_face_entering_an_empty_scene_is_picked_up_on_the_idle_cadence(shipped
     empty = np.full((480, 640, 3), 60, np.uint8)
     face = next(frames(1))[0]
     for every in (1, 3):
-        with FaceTracker(TrackerOptions(models_dir=shipped_models, idle_detect_every=every)) as t:
-            for _ in range(4):
+        with FaceTracker(TrackerOptions(models_dir=shipped_models, idle_detect_every=every, detect_every=5)) as t:
+            for _ in range(7):   # past the `detect_every` frames of looking every frame
                 assert t.process(empty) == []
             found = [len(t.process(face)) for _ in range(every)]
         assert found[-1] == 1 and found.index(1) < every   # within `every` frames of its entry
+        if every == 3:
+            assert found[0] == 0   # the idle cadence skipped its first frame
 
 
 def test_blazeface_full_range_finds_the_face_framed_as_haar(clip, tmp_path, shipped_models):

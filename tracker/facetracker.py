@@ -246,16 +246,20 @@ class FaceTracker:
         """The detector over the whole frame on schedule, when a face was lost, or for a detector that
         cannot search near a face that strayed; else near the faces that strayed."""
         o = self.options
-        if not self.tracks and not self._redetect:   # nothing tracked: on the slower idle cadence
-            if self._idle % o.idle_detect_every == 0:
+        if not self.tracks and not self._redetect:
+            # nothing tracked: every frame for `detect_every` frames (a lost face often comes back), then
+            # on the slower idle cadence
+            late = self._idle - o.detect_every
+            if late < 0 or late % o.idle_detect_every == 0:
                 self._update_from_detector(gray, bgr)
             self._idle += 1
         elif self._redetect or self.frame_index % o.detect_every == 0:
             self._update_from_detector(gray, bgr)
             self._redetect = False
-            self._idle = 0
         elif any(tr.doubted for tr in self.tracks):
             self._check_doubted(gray)
+        if self.tracks:
+            self._idle = 0
 
     def _crop_and_infer(self, gray, mirrored):
         """Each track's points on a crop where it is predicted; a new face's first frame is answered as
