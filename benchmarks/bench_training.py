@@ -6,7 +6,6 @@ Runs on the GPU where TensorFlow sees one, else on the CPU.
 """
 
 import os
-import sys
 import tempfile
 import time
 

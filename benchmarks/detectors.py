@@ -11,9 +11,7 @@ holds both its eye centres and its nose tip; a box holding no true face is a fal
 demo clip's frames at 640x480, one core. Then fkd's image mode end to end on the group photos.
 """
 
-import argparse
 import os
-import sys
 import tempfile
 import time
 
@@ -22,14 +20,13 @@ import numpy as np
 
 import real_use
 import stability
-from fkd import FaceTracker, TrackerOptions, default_models_dir
+from common import BLAZEFACE, arguments, pin, require
+from fkd import FaceTracker, TrackerOptions
 from fkd.demo import frames as demo_frames
 from fkd.detectors import BlazeFaceFullRange, HaarDetector, MediaPipeDetector
 from fkd.pose import head_pose
 from fkd.train.evaluate import eye_offset, frames_of, selected_persons
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 
 
 def group_photos(items, n=9, faces=7, size=(640, 400), seed=0):
@@ -160,15 +157,11 @@ def markdown(rows, end_to_end, turns):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default=default_models_dir())
-    ap.add_argument("--data", default=os.path.join(SHARED, "data", "youtube-faces-68"))
-    ap.add_argument("--blazeface", default=os.path.join(SHARED, "models", "mediapipe", "blaze_face_short_range.tflite"))
+    ap = arguments(__doc__.splitlines()[0])
+    ap.add_argument("--blazeface", default=BLAZEFACE)
     a = ap.parse_args()
-    if not os.path.exists(a.data):
-        sys.exit(f"detectors: {a.data} is missing (the shared data)")
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {0})
+    require("detectors", a.data)
+    pin()
     print(markdown(*measure(a.models, a.data, a.blazeface)))
 
 

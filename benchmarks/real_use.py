@@ -11,10 +11,7 @@ frames each takes from a face's entry to its first points there. Multiply-adds p
 from each TFLite graph (fkd.graph_cost), so the cost reads the same on any machine.
 """
 
-import argparse
 import os
-import platform
-import sys
 import tempfile
 import time
 import zipfile
@@ -22,14 +19,13 @@ import zipfile
 import cv2
 import numpy as np
 
-from fkd import FaceTracker, TrackerOptions, default_models_dir
+from common import USUAL_VERTICES, arguments, cpu_name, pin, require
+from fkd import FaceTracker, TrackerOptions
 from fkd.demo import write_clip
 from fkd.graph_cost import multiply_adds
 from fkd.manifest import load_manifest
 from fkd.train.evaluate import eye_offset, frames_of
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 SIZE, FPS, SHOT = (640, 360), 30, 90
 FACES_PER_SHOT = (0, 1, 2, 1, 3, 0, 1, 2, 1, 1)
 
@@ -137,11 +133,8 @@ def mediapipe_runner(task):
                                                  data=cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)), ms)
         h, w = frame.shape[:2]
         # the 15 points' usual mesh vertices, enough to say a face was found
-        return [np.array([[p.x * w - 0.5, p.y * h - 0.5] for p in face])[USUAL] for face in r.face_landmarks]
+        return [np.array([[p.x * w - 0.5, p.y * h - 0.5] for p in face])[USUAL_VERTICES] for face in r.face_landmarks]
     return landmarker, process
-
-
-USUAL = [473, 468, 362, 263, 133, 33, 285, 300, 55, 70, 1, 291, 61, 0, 17]
 
 
 def model_costs(models, task):
@@ -158,8 +151,7 @@ def model_costs(models, task):
 
 def measure(models, task, data, repeats=2, core=0, fkd_options=None):
     """Both clips, both systems, `repeats` interleaved runs: the figures BENCHMARKS.md shows."""
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {core})
+    pin(core)
     out = {}
     with tempfile.TemporaryDirectory() as d:
         real, demo = os.path.join(d, "real.mp4"), os.path.join(d, "demo.mp4")
@@ -200,16 +192,6 @@ def summary(result):
     return rows
 
 
-def cpu_name():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def markdown(rows, costs):
     lines = [f"CPU: {cpu_name()} (one core for each system, LiteRT on one thread); decode included.", "",
              "| clip | system | ms a frame | fps | decode ms | fkd stages, ms a frame | fkd / MediaPipe | frames to pick up a new face (median, max; never) |",
@@ -230,16 +212,11 @@ def markdown(rows, costs):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default=default_models_dir())
-    ap.add_argument("--data", default=os.path.join(SHARED, "data", "youtube-faces-68"))
-    ap.add_argument("--task", default=os.path.join(SHARED, "models", "mediapipe", "face_landmarker.task"))
+    ap = arguments(__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--idle-detect-every", type=int, default=None, help="TrackerOptions.idle_detect_every.")
     a = ap.parse_args()
-    for p in (a.data, a.task):
-        if not os.path.exists(p):
-            sys.exit(f"real_use: {p} is missing (the shared data and MediaPipe model)")
+    require("real_use", a.data, a.task)
     opts = {} if a.idle_detect_every is None else {"idle_detect_every": a.idle_detect_every}
     rows = summary(measure(a.models, a.task, a.data, a.repeats, fkd_options=opts))
     print(markdown(rows, model_costs(a.models, a.task)))

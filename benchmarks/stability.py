@@ -11,26 +11,21 @@ Pose: fkd's yaw, pitch and roll (fkd.pose) against the angles of MediaPipe's fac
 matrix on the photos (image mode), and fkd's roll on the moving clips against the turn the clip applies.
 """
 
-import argparse
-import os
-import sys
 
 import cv2
 import numpy as np
 
-from fkd import FaceTracker, TrackerOptions, default_models_dir
+from common import USUAL_VERTICES, arguments, pin, require
+from fkd import FaceTracker, TrackerOptions
 from fkd.pose import angles
 from fkd.train.evaluate import (KAGGLE_IOD, MOTION_DEGREES, MOTION_PERIOD, eye_offset, frames_of, moving_clip,
                                 selected_persons)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(os.path.dirname(ROOT), "shared")
-USUAL = [473, 468, 362, 263, 133, 33, 285, 300, 55, 70, 1, 291, 61, 0, 17]
 FLIP = np.diag([1.0, -1.0, -1.0])   # MediaPipe's frames (y up, z towards the viewer) to fkd.pose's
 
 
 class MediaPipeVideo:
-    def __init__(self, task, mode="video", vertices=USUAL):
+    def __init__(self, task, mode="video", vertices=USUAL_VERTICES):
         import mediapipe as mp
         from mediapipe.tasks.python import BaseOptions, vision
 
@@ -87,7 +82,7 @@ def fkd_points(tracker, frame, truth):
     return (near[0].keypoints, near[0].pose) if near else (None, None)
 
 
-def measure(models, task, data, every=4, noise=3.0, n=30, seed=0, vertices=USUAL):
+def measure(models, task, data, every=4, noise=3.0, n=30, seed=0, vertices=USUAL_VERTICES):
     val = selected_persons(models, "val")
     items = [it for it in frames_of(data) if it[1] in val][::every]
     rng = np.random.default_rng(seed)
@@ -184,17 +179,11 @@ def markdown(rows, poses, rolls, n_photos):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default=default_models_dir())
-    ap.add_argument("--data", default=os.path.join(SHARED, "data", "youtube-faces-68"))
-    ap.add_argument("--task", default=os.path.join(SHARED, "models", "mediapipe", "face_landmarker.task"))
+    ap = arguments(__doc__.splitlines()[0])
     ap.add_argument("--every", type=int, default=4)
     a = ap.parse_args()
-    for p in (a.data, a.task):
-        if not os.path.exists(p):
-            sys.exit(f"stability: {p} is missing (the shared data and MediaPipe model)")
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {0})
+    require("stability", a.data, a.task)
+    pin()
     print(markdown(*measure(a.models, a.task, a.data, a.every)))
     n, found = false_faces(a.models, a.data)
     print(f"false faces on {n} faceless photos: " + ", ".join(f"min_confidence {m}: {k}" for m, k in found.items()))

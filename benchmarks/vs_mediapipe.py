@@ -25,6 +25,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+from common import BLAZEFACE, SHARED, USUAL_VERTICES, cpu_name, pin  # noqa: E402
 import real_use  # noqa: E402  (benchmarks/real_use.py, beside this script)
 import stability  # noqa: E402
 import detectors  # noqa: E402
@@ -35,9 +36,6 @@ from fkd.train.evaluate import (KAGGLE_IOD, MOTION_DEGREES, MOTION_SCALE, MOTION
                             confidence_of, face_errors, frames_of, kaggle_errors, moving_clip, on_common, selected_persons,
                             summarize_found)
 
-SHARED = os.path.join(os.path.dirname(ROOT), "shared")
-# the mesh vertices usually taken for these points (iris centres 473/468 need the 478-point model)
-USUAL_VERTICES = [473, 468, 362, 263, 133, 33, 285, 300, 55, 70, 1, 291, 61, 0, 17]
 
 
 class MediaPipeMesh:
@@ -217,14 +215,7 @@ def timed(fn, clip):
 
 
 def machine():
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     import mediapipe
     import ai_edge_litert
     return (f"{cpu}, {os.cpu_count()} logical cores, Python {platform.python_version()}, "
@@ -247,8 +238,7 @@ def main():
     for p in (a.data, a.task):
         if not os.path.exists(p):
             sys.exit(f"vs_mediapipe: {p} is missing (the shared data and MediaPipe model)")
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {a.core})
+    pin(a.core)
 
     # ---- speed
     speed = []
@@ -302,7 +292,7 @@ def main():
                for m in (0.5, 0.7)]
     n_faceless, false_found = stability.false_faces(a.models, a.data)
     detector_table = detectors.markdown(*detectors.measure(
-        a.models, a.data, os.path.join(SHARED, "models", "mediapipe", "blaze_face_short_range.tflite")))
+        a.models, a.data, BLAZEFACE))
     print(detector_table, flush=True)
     steadiness = stability.markdown(*stability.measure(a.models, a.task, a.data, vertices=vertices))
     print(steadiness, flush=True)
@@ -427,7 +417,7 @@ the RMSE of the least confident tenth of faces against the rest:
 | fkd | faces | rank correlation, points | rank correlation, faces | least confident 10 % | the rest |
 | --- | --- | --- | --- | --- | --- |
 """ + "\n".join(f"| {what} | {c['faces']} | {c['point_rank_correlation']:.3f} | {c['face_rank_correlation']:.3f} | "
-              f"{c['least_confident_rmse']:.3f} | {c['rest_rmse']:.3f} |" for what, _, c in confidence) + f"""
+              f"{c['least_confident_rmse']:.3f} | {c['rest_rmse']:.3f} |" for what, _, c in confidence) + """
 
 `min_confidence` in image mode (`fkd-eval --min-confidence M`): """ + "; ".join(
         f"{m}: RMSE {d['kaggle_rmse']:.3f}, {100 * d['missed_share']:.1f} % of faces missed or dropped" for m, d in dropped) + f"""

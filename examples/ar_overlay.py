@@ -9,7 +9,7 @@ import numpy as np
 
 import fkd
 
-from common import frames, parser, writer
+from common import Output, frames, parser
 
 P = {name: i for i, name in enumerate(fkd.KEYPOINT_NAMES)}
 
@@ -52,23 +52,13 @@ def moustache(frame, kp):
     cv2.fillPoly(frame, [np.round(pts).astype(np.int32)], (30, 40, 60), cv2.LINE_AA)
 
 
-ap = parser(__doc__.splitlines()[0])
-ap.add_argument("--out", default="ar-overlay.mp4")
-ap.add_argument("--show", action="store_true")
-args = ap.parse_args()
-
-out = None
+args = parser(__doc__.splitlines()[0], out="ar-overlay.mp4").parse_args()
+out = Output(args, "fkd AR overlay")
 with fkd.FaceTracker(fkd.TrackerOptions(mode="video")) as tracker:
     for i, ms, frame in frames(args):
         for face in tracker.process(frame, timestamp_ms=ms):
             glasses(frame, face.keypoints)
             moustache(frame, face.keypoints)
-        out = out or writer(args.out, frame)
-        out.write(frame)
-        if args.show:
-            cv2.imshow("fkd AR overlay", frame)
-            if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
-                break
-if out:
-    out.release()
-    print(f"wrote {args.out}")
+        if out(frame):
+            break
+out.close()

@@ -4,19 +4,13 @@
     python examples/head_pose.py --camera 0 --show    # a camera, in a window (q quits)
 """
 
-import cv2
-
 import fkd
 from fkd.draw import draw_faces
 
-from common import frames, parser, writer
+from common import Output, frames, parser
 
-ap = parser(__doc__.splitlines()[0])
-ap.add_argument("--out", default="head-pose.mp4")
-ap.add_argument("--show", action="store_true")
-args = ap.parse_args()
-
-out = None
+args = parser(__doc__.splitlines()[0], out="head-pose.mp4").parse_args()
+out = Output(args, "fkd head pose")
 with fkd.FaceTracker(fkd.TrackerOptions(mode="video")) as tracker:
     for i, ms, frame in frames(args):
         faces = tracker.process(frame, timestamp_ms=ms)
@@ -24,12 +18,6 @@ with fkd.FaceTracker(fkd.TrackerOptions(mode="video")) as tracker:
         for face in faces:
             print(f"frame {i}: face {face.track_id} yaw {face.pose.yaw:+.1f} pitch {face.pose.pitch:+.1f} "
                   f"roll {face.pose.roll:+.1f}")
-        out = out or writer(args.out, frame)
-        out.write(frame)
-        if args.show:
-            cv2.imshow("fkd head pose", frame)
-            if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
-                break
-if out:
-    out.release()
-    print(f"wrote {args.out}")
+        if out(frame):
+            break
+out.close()

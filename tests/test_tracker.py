@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import ROOT
 from fkd import cli
 from fkd.demo import GRACE_HOPPER_KEYPOINTS, frames, photo, write_clip
 from fkd.keypoints import NAMES

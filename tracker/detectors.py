@@ -70,16 +70,10 @@ class HaarDetector:
                 boxes, scores = np.concatenate([boxes, small[keep]]), np.concatenate([scores, small_scores[keep]])
         if self.profile is None:
             return boxes, scores
-        w = gray.shape[1]
-        more = [self._detect(gray, self._scale(gray), (self.min_size, 0), self.profile)]
-        flipped, fs = self._detect(np.ascontiguousarray(gray[:, ::-1]), self._scale(gray), (self.min_size, 0),
-                                   self.profile)
-        if len(flipped):
-            flipped = flipped.copy()
-            flipped[:, 0] = w - flipped[:, 0] - flipped[:, 2]
-        more.append((flipped, fs))
-        boxes = np.concatenate([boxes] + [b for b, _ in more])
-        scores = np.concatenate([scores] + [sc for _, sc in more])
+        turned, turned_scores = self._detect(gray, f, (self.min_size, 0), self.profile)
+        other, other_scores = self._detect(np.ascontiguousarray(gray[:, ::-1]), f, (self.min_size, 0), self.profile)
+        other[:, 0] = gray.shape[1] - other[:, 0] - other[:, 2]   # the mirrored frame's boxes, back
+        boxes, scores = np.concatenate([boxes, turned, other]), np.concatenate([scores, turned_scores, other_scores])
         order = np.argsort(-scores)
         return boxes[order], scores[order]
 

@@ -19,12 +19,12 @@ import cv2
 import numpy as np
 
 from ..commands import Command
+from ..confidence import KAGGLE_IOD
 from ..errors import DataError, FkdError, ModelError
 from ..facetracker import FaceTracker, TrackerOptions, default_models_dir
 from ..keypoints import NAMES, from_68
 from ..manifest import load_manifest
 
-KAGGLE_IOD = 36.0
 
 
 def frames_of(data_path):
