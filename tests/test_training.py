@@ -261,3 +261,22 @@ def test_a_resumed_member_says_from_which_epoch(tmp_path):
     state_path.write_text(json.dumps(state))   # as if killed after epoch 1 (its checkpoint is epoch 3's)
     r = fkd_train(*common)
     assert "seed0: resuming after epoch 1 of 3" in r.stdout
+
+
+def test_a_separable_student_learns_from_a_teacher(tiny_models, tmp_path):
+    """--arch separable with --teacher: the teacher's fused ensemble is recorded and the student exports."""
+    out, work = tiny_models
+    csv_path = demo_kaggle_csv(str(tmp_path / "d.csv"), n=24)
+    fkd_train("--subset", "4pts", "--data", csv_path, "--out", str(tmp_path / "m"), "--workdir", str(tmp_path / "w"),
+              "--members", "1", "--epochs", "2", "--batch-size", "8", "--dense", "16", "--arch", "separable",
+              "--kernel", "3", "--teacher", out, "--quiet")
+    state = json.loads((tmp_path / "w" / "4pts" / "seed0" / "state.json").read_text())
+    assert state["settings"]["arch"] == "separable" and state["settings"]["teacher"]["weight"] == 0.5
+    assert state["settings"]["teacher"]["file"] == load_manifest(out)["subsets"]["4pts"]["ensemble"]["file"]
+    assert load_manifest(str(tmp_path / "m"))["subsets"]["4pts"]["ensemble"]["members"] == 1
+    from fkd.graph_cost import multiply_adds
+    ops = multiply_adds(tmp_path / "m" / "4pts-m0-int8.tflite")
+    assert 0 < ops < multiply_adds(os.path.join(out, "4pts-m0-int8.tflite"))
+    r = fkd_train("--subset", "4pts", "--data", csv_path, "--workdir", str(tmp_path / "w2"), "--teacher",
+                  str(tmp_path), check=False)
+    assert r.returncode == 2 and "manifest" in r.stderr.lower() and "Traceback" not in r.stderr, r.stderr[-800:]

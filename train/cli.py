@@ -19,6 +19,7 @@ from ..errors import FkdError
 from ..manifest import MIRROR_MODES
 from ..keypoints import SUBSETS, subset_indices
 from .augment import AugmentConfig
+from .model import ARCHITECTURES
 
 
 def fail(msg):
@@ -59,8 +60,15 @@ def select_members(preds, true):
               "and select epochs by it (the raw weights' validation error swings from epoch to epoch); "
               "0 switches it off.")
 @click.option("--patience", type=click.IntRange(1), default=50, help="Early stopping: epochs without a better validation RMSE.")
+@click.option("--arch", type=click.Choice(ARCHITECTURES), default="seed",
+              help="seed: plain convolutions; separable: depthwise-separable blocks after the first (fkd/train/model.py).")
 @click.option("--widths", default="24,36,48,64", help="Conv widths.")
-@click.option("--kernel", default=5)
+@click.option("--kernel", type=click.IntRange(1), default=5)
+@click.option("--teacher", type=click.Path(exists=True, file_okay=False), default=None,
+              help="A models folder (e.g. the shipped models, fkd.default_models_dir()): its fused ensemble of the "
+                   "subset answers every augmented batch, and the members learn from its answers and the labels.")
+@click.option("--teacher-weight", type=click.FloatRange(0, 1), default=0.5,
+              help="The teacher's share of the target; the label's is the rest.")
 @click.option("--dense", default=512)
 @click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.15)
 @click.option("--seed", default=0, help="Split seed; member i uses seed + i.")
@@ -90,12 +98,19 @@ def select_members(preds, true):
 @click.option("--quantization", type=click.Choice(["auto", "int8", "float16"]), default="auto",
               help="Of the exported graphs. auto: int8 unless the fused int8 graph is more than 2 % worse than "
                    "float16 (float16 graphs run about 3.5x slower on a CPU).")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS|auto|local]",
+              help="Train the members as Ray tasks over a cluster (pip install 'fkd[distributed]'); alone, a cluster "
+                   "of this machine. --workdir must be a folder every node sees.")
+@click.option("--cpus-per-member", type=click.FloatRange(0, min_open=True), default=1.0,
+              help="With --ray: CPUs each member's task asks for (also its TensorFlow threads).")
+@click.option("--gpus-per-member", type=click.FloatRange(0), default=0.0,
+              help="With --ray: GPUs each member's task asks for; a fraction lets several members share one.")
 @click.option("--restart", is_flag=True, help="Members whose run folder is damaged start over instead of resuming.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optimizer, lr, lr_schedule,
-         patience, widths, kernel, dense, val_fraction, seed, augment, flip, rotation, elastic,
+         patience, arch, widths, kernel, dense, teacher, teacher_weight, val_fraction, seed, augment, flip, rotation, elastic,
          perspective, scale_jitter, shift, contrast, brightness, tracker_crops, skip_bad_rows, preview_augment, to_csv, mirror, quiet,
-         init_from, ema, quantization, restart):
+         init_from, ema, quantization, restart, ray_address, cpus_per_member, gpus_per_member):
     from .data import load, split, write_kaggle_csv
 
     rule = CropRule()
@@ -138,28 +153,48 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
     tr, va, split_info = split(ds, val_fraction, seed)
     settings = {"epochs": epochs, "batch_size": batch_size, "optimizer": optimizer,
                 "lr": lr, "lr_schedule": lr_schedule, "ema": ema, "patience": patience,
-                "widths": [int(w) for w in widths.split(",")], "kernel": kernel, "dense": dense,
+                "arch": arch, "widths": [int(w) for w in widths.split(",")], "kernel": kernel, "dense": dense,
                 "augment": cfg.to_dict()}
+    if teacher:
+        try:
+            from .fit import Teacher
+            t = Teacher(os.path.abspath(teacher), subset, teacher_weight)
+        except FkdError as e:
+            fail(e)
+        settings["teacher"] = {"models": os.path.abspath(teacher), "file": os.path.basename(t.path),
+                               "val_rmse_px": t.val_rmse_px, "weight": teacher_weight}
     click.echo(f"{subset}: {len(tr)} training and {len(va)} validation images (split by {split_info['by']}) "
                f"from {ds.info['source']}; on {'GPU ' + gpus[0].name if gpus else 'CPU'}")
     run_root = os.path.join(workdir, subset)
-    models, preds, states = [], [], []
     t0 = time.time()
     if len(init_from) > members:
         fail(f"--init-from given {len(init_from)} times for {members} member(s)")
+    jobs = []   # (run folder, seed, settings) of each member
     for i in range(members):
         member = dict(settings)
-        run_dir = os.path.join(run_root, f"seed{seed + i}")
-        try:
-            if i < len(init_from):
+        if i < len(init_from):
+            try:
                 member.update(init_from_settings(init_from[i], subset))
-            model, state = train_member(run_dir, subset, ds.images[tr], kp[tr], ds.images[va], kp[va], seed + i,
+            except FkdError as e:
+                fail(e)
+        jobs.append((os.path.join(run_root, f"seed{seed + i}"), seed + i, member))
+    if ray_address:
+        from .distributed import train_on_ray
+        try:
+            train_on_ray(ray_address, jobs, subset, (ds.images[tr], kp[tr], ds.images[va], kp[va]),
+                         cpus_per_member, gpus_per_member, restart=restart, show_progress=not quiet, say=click.echo)
+        except FkdError as e:
+            fail(e)
+    models, preds, states = [], [], []
+    for run_dir, member_seed, member in jobs:   # after --ray each member is trained: this loads it
+        try:
+            model, state = train_member(run_dir, subset, ds.images[tr], kp[tr], ds.images[va], kp[va], member_seed,
                                         member, show_progress=not quiet, restart=restart,
-                                        say=click.echo)
+                                        say=click.echo if not ray_address else lambda msg: None)
         except FkdError as e:
             fail(e)
         if state["settings"] != member:
-            click.echo(f"seed{seed + i}: resumed; it keeps the settings it was trained with: {state['settings']}")
+            click.echo(f"seed{member_seed}: resumed; it keeps the settings it was trained with: {state['settings']}")
         models.append(model)
         preds.append(predict_px(model, ds.images[va]))
         states.append(state)

@@ -17,6 +17,7 @@ import glob
 import json
 import math
 import os
+import threading
 import time
 
 import keras
@@ -55,13 +56,43 @@ def val_rmse(model, images, keypoints):
     return rmse(predict_px(model, images), keypoints)
 
 
+class Teacher:
+    """A trained subset's fused TFLite ensemble answering the augmented crops a student trains on.
+
+    The student's target is `weight` x the teacher's answer + (1 - weight) x the label (the label's
+    place taken by the teacher where it is missing): its MSE is the weighted sum of the MSE to each.
+    One interpreter per loader thread, since an interpreter is not shared between threads.
+    """
+
+    def __init__(self, models_dir, subset, weight):
+        from ..manifest import load_manifest
+
+        manifest = load_manifest(models_dir)
+        sub = manifest["subsets"].get(subset)
+        if sub is None:
+            raise RunError(f"{models_dir}: no {subset} ensemble to teach with")
+        self.path = os.path.join(models_dir, sub["ensemble"]["file"])
+        self.val_rmse_px = sub["ensemble"]["val_rmse_px"]
+        self.weight = weight
+        self.local = threading.local()
+
+    def __call__(self, x, kp):
+        """Targets for float crops `x` (n, 96, 96) in [0, 1] and their labels `kp` (n, k, 2)."""
+        from ..ensemble import Runner
+
+        if not hasattr(self.local, "runner"):
+            self.local.runner = Runner(self.path, threads=1)
+        answer = self.local.runner.predict(np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8))
+        return np.where(np.isnan(kp), answer, self.weight * answer + (1 - self.weight) * kp).astype(np.float32)
+
+
 class Batches(keras.utils.PyDataset):
     """Shuffled mini-batches, augmented afresh; seeded by (seed, epoch, batch)."""
 
-    def __init__(self, images, keypoints, names, batch_size, cfg, seed, epoch=0, **kw):
+    def __init__(self, images, keypoints, names, batch_size, cfg, seed, epoch=0, teacher=None, **kw):
         super().__init__(**kw)
         self.images, self.keypoints, self.names = images, keypoints, names
-        self.batch_size, self.cfg, self.seed = batch_size, cfg, seed
+        self.batch_size, self.cfg, self.seed, self.teacher = batch_size, cfg, seed, teacher
         self.set_epoch(epoch)
 
     def set_epoch(self, epoch):
@@ -75,6 +106,8 @@ class Batches(keras.utils.PyDataset):
         idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, self.epoch, i])
         x, kp = augment(self.images[idx], self.keypoints[idx], self.cfg, rng, self.names)
+        if self.teacher is not None:
+            kp = self.teacher(x, kp)
         return x[..., None], to_targets(kp)
 
 
@@ -237,19 +270,23 @@ def train_member(run_dir, subset, train_images, train_kp, val_images, val_kp, se
         state = {"subset": subset, "seed": seed, "epoch": 0, "best_val_rmse_px": float("inf"),
                  "best_epoch": 0, "wait": 0, "stopped_early": False, "history": [],
                  "settings": settings}
+    teacher = None
+    if settings.get("teacher"):
+        teacher = Teacher(settings["teacher"]["models"], subset, settings["teacher"]["weight"])
     batches = Batches(train_images, train_kp, names, settings["batch_size"],
-                      AugmentConfig(**settings.get("augment", {})), seed,
+                      AugmentConfig(**settings.get("augment", {})), seed, teacher=teacher,
                       workers=settings.get("workers", 2), use_multiprocessing=False)
     if not resumed:
         model = build(2 * len(names), widths=tuple(settings["widths"]), kernel=settings["kernel"],
-                      dense=settings["dense"], name=f"{subset}_seed{seed}")
+                      dense=settings["dense"], name=f"{subset}_seed{seed}", arch=settings.get("arch", "seed"))
         if settings.get("init_from"):   # fine-tuning: the other run's best weights, a fresh optimizer
             try:
                 model.load_weights(os.path.join(settings["init_from"], "best.weights.h5"))
             except ValueError:
                 src = settings["init_from_settings"]
-                raise RunError(f"{settings['init_from']}: its weights do not fit this member (that run: widths "
-                                f"{src['widths']}, kernel {src['kernel']}, dense {src['dense']})") from None
+                raise RunError(f"{settings['init_from']}: its weights do not fit this member (that run: "
+                               f"{src.get('arch', 'seed')}, widths {src['widths']}, kernel {src['kernel']}, "
+                               f"dense {src['dense']})") from None
             # what the fine-tuning will buy is measured against this, on the same validation crops
             state["start_val_rmse_px"] = val_rmse(model, val_images, val_kp)
         steps = settings["epochs"] * len(batches)
@@ -258,6 +295,8 @@ def train_member(run_dir, subset, train_images, train_kp, val_images, val_kp, se
                       loss=masked_mse)
     done = state["epoch"] >= settings["epochs"] or state["stopped_early"]
     if not done:
+        # the epoch each attempt started after (saved with the next checkpoint): [0] for a run never interrupted
+        state.setdefault("attempts", []).append(state["epoch"])
         batches.set_epoch(state["epoch"])
         bar = None
         if show_progress:
