@@ -3,6 +3,7 @@
     fkd-track --camera 0
     fkd-track --video clip.mp4 --out annotated.mp4 --json points.jsonl
     fkd-track --images 'photos/*.jpg' --out drawn/ --json points.jsonl
+    fkd-track --videos 'clips/*.mp4' --out-dir tracked/ [--ray local]
 
 Read top to bottom: check everything -> open the tracker and the inputs -> open the outputs -> run ->
 finish the outputs. Nothing is written before every check passed, and outputs replace a file only whole
@@ -10,7 +11,6 @@ finish the outputs. Nothing is written before every check passed, and outputs re
 """
 
 import os
-import signal
 import sys
 import time
 
@@ -18,75 +18,13 @@ import click
 import cv2
 
 from .commands import FAILED, Command, Stop, fail
-from .draw import draw_faces
 from .errors import FkdError, OutputError, SourceError
-from .facetracker import FaceTracker, TrackerOptions, default_models_dir
-from .keypoints import NAMES as KEYPOINT_NAMES
-from .outputs import (CSV_EXT, JSON_EXT, VIDEO_EXT, CsvOut, JsonLinesOut, VideoOut, check_destination, same_file,
-                      write_image)
+from .facetracker import FaceTracker, TrackerOptions
+from .outputs import CSV_EXT, JSON_EXT, VIDEO_EXT, VideoOut, check_destination, same_file
+from .collection import OUTPUT_KINDS
+from .runs import PROG, Records, run_images, run_stream
 from .sources import image_paths, open_camera, open_video, video_info
-
-PROG = "fkd-track"
 DEFAULTS = TrackerOptions()
-
-
-CSV_HEADER = (["frame", "timestamp", "source", "face_id", "confidence", "success"]
-              + [f"{axis}_{n}" for n in KEYPOINT_NAMES for axis in "xy"] + ["pose_yaw", "pose_pitch", "pose_roll"])
-
-
-def csv_rows(frame, source, time_s, faces):
-    """The CSV rows of one frame or image: one a face, or one with success 0 where there is none."""
-    stamp = "" if time_s is None else round(time_s, 4)
-    if not faces:
-        return [[frame, stamp, source or "", "", "", 0] + [""] * (len(CSV_HEADER) - 6)]
-    rows = []
-    for i, f in enumerate(faces):
-        pose = [round(v, 1) for v in (f.pose.yaw, f.pose.pitch, f.pose.roll)] if f.pose else ["", "", ""]
-        rows.append([frame, stamp, source or "", f.track_id if f.track_id is not None else i,
-                     "" if f.confidence is None else round(f.confidence, 3), 1]
-                    + [round(float(v), 2) for v in f.keypoints.reshape(-1)] + pose)
-    return rows
-
-
-class Records:
-    """The per-frame outputs that are text: JSON Lines and CSV, either or both."""
-
-    def __init__(self, json_path, csv_path):
-        self.jsonl = JsonLinesOut(json_path) if json_path else None
-        try:
-            self.csv = CsvOut(csv_path, CSV_HEADER) if csv_path else None
-        except OutputError:
-            self.abandon()
-            raise
-
-    def __bool__(self):
-        return bool(self.jsonl or self.csv)
-
-    def write(self, frame, source, time_s, faces, error=None):
-        if self.jsonl:
-            self.jsonl.write(frame_record(frame, source, time_s, faces, error))
-        if self.csv:
-            for row in csv_rows(frame, source, time_s, faces):
-                self.csv.write(row)
-
-    def finish(self):
-        for out in (self.jsonl, self.csv):
-            if out:
-                out.finish()
-
-    def abandon(self):
-        for out in (self.jsonl, self.csv):
-            if out:
-                out.abandon()
-
-
-def frame_record(frame, source, time_s, faces, error=None):
-    """One line of the JSON Lines output."""
-    rec = {"frame": frame, "source": source, "time_s": None if time_s is None else round(time_s, 4),
-           "faces": [f.to_json() for f in faces]}
-    if error:
-        rec["error"] = error
-    return rec
 
 
 class Window:
@@ -154,78 +92,6 @@ def check_outputs(video, images, out, json_path, csv_path=None):
     return None
 
 
-def annotated_paths(paths, out):
-    """Where each image's annotated copy goes: its path under the inputs' common folder, so two photos
-    of one name from different folders keep their own copies."""
-    common = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths])
-    return [os.path.join(out, os.path.relpath(os.path.abspath(p), common)) for p in paths]
-
-
-def run_stream(tracker, cap, video_out, records, window, stop, total=None, fps_in=None, progress=True, source=None,
-               pose=False):
-    """Frames of a capture through the tracker until it ends, the user quits or a signal comes; returns
-    the number of frames done."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=total or None, unit="frame", disable=not progress, dynamic_ncols=True)
-    n, fps, last = 0, None, time.perf_counter()
-    try:
-        while stop.signum is None:
-            try:
-                ok, frame = cap.read()
-            except KeyboardInterrupt:   # where no handler could be set (not the main thread)
-                stop.signum = signal.SIGINT
-                break
-            if not ok:
-                break
-            time_s = n / fps_in if fps_in else None
-            faces = tracker.process(frame, None if time_s is None else 1000.0 * time_s)
-            now = time.perf_counter()
-            inst = 1.0 / max(now - last, 1e-6)
-            fps = inst if fps is None else 0.9 * fps + 0.1 * inst
-            last = now
-            records.write(n, source, time_s, faces)
-            if video_out or window.show:
-                draw_faces(frame, faces, fps if window.show else None, pose=pose)
-            if video_out:
-                video_out.write(frame)
-            n += 1
-            bar.update(1)
-            if window(frame):
-                break
-    finally:
-        bar.close()
-    return n
-
-
-def run_images(tracker, paths, out, records, stop, pose=False):
-    """Each image through the tracker; returns (images done, faces found, images unreadable)."""
-    from tqdm import tqdm
-
-    targets = annotated_paths(paths, out) if out else [None] * len(paths)
-    faces_found, unreadable = 0, 0
-    done = 0
-    for i, (path, target) in enumerate(zip(tqdm(paths, unit="image", disable=len(paths) < 10), targets)):
-        if stop.signum is not None:
-            break
-        done += 1
-        frame = cv2.imread(path, cv2.IMREAD_COLOR)
-        if frame is None:
-            unreadable += 1
-            click.echo(f"{PROG}: warning: {path}: not a readable image", err=True)
-            records.write(i, path, None, [], error="not a readable image")
-            continue
-        faces = tracker.process(frame)
-        faces_found += len(faces)
-        records.write(i, path, None, faces)
-        if target:
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            write_image(target, draw_faces(frame, faces, pose=pose))
-        if not records and not out:
-            click.echo(f"{path}: {len(faces)} face(s)")
-    return done, faces_found, unreadable
-
-
 @click.command(PROG, cls=Command, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.option("--camera", type=click.IntRange(0), default=None, help="Camera index (0 is the first).")
 @click.option("--video", type=str, default=None, help="Video file to annotate.")
@@ -257,11 +123,31 @@ def run_images(tracker, paths, out, records, stop, pose=False):
               help="Images: crops per face after the detector's, each framed and turned upright by the points "
                    "so far (0: the detector's crop alone, a third of the default's model time).")
 @click.option("--show/--no-show", default=None, help="Window; default: on for --camera, off otherwise.")
+@click.option("--videos", type=str, default=None,
+              help="Folder or glob of videos, each tracked into its own outputs in --out-dir; a rerun skips "
+                   "the videos whose outputs are complete.")
+@click.option("--out-dir", type=str, default=None, help="With --videos: where each video's outputs go.")
+@click.option("--outputs", "output_kinds", default="video,jsonl",
+              help=f"With --videos: which outputs each video gets, of {', '.join(OUTPUT_KINDS)}.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS|auto|local]",
+              help="With --videos: one Ray task per video over a cluster (pip install 'fkd[distributed]'); "
+                   "alone, a cluster of this machine.")
 def main(camera, video, images, out, json_path, csv_path, draw_pose, min_confidence, models_dir, detector, detector_model, threads, max_faces,
-         detect_every, idle_detect_every, no_smoothing, refine, show):
-    chosen = [x is not None for x in (camera, video, images)]
+         detect_every, idle_detect_every, no_smoothing, refine, show, videos, out_dir, output_kinds, ray_address):
+    chosen = [x is not None for x in (camera, video, images, videos)]
     if sum(chosen) != 1:
-        fail(PROG, "give exactly one of --camera N, --video FILE, --images DIR_OR_GLOB")
+        fail(PROG, "give exactly one of --camera N, --video FILE, --images DIR_OR_GLOB, --videos DIR_OR_GLOB")
+    options = dict(models_dir=models_dir, detector=detector,
+                   detector_options={"model_path": detector_model} if detector_model or detector == "mediapipe" else {},
+                   max_faces=max_faces, threads=threads, detect_every=detect_every, idle_detect_every=idle_detect_every,
+                   smoothing=not no_smoothing, refine=refine, min_confidence=min_confidence)
+    if videos is not None:
+        if out or json_path or csv_path or show:
+            fail(PROG, "--videos writes each video's outputs into --out-dir (choose them with --outputs); "
+                       "--out, --json, --csv and --show are for one video")
+        return collect(videos, out_dir, output_kinds, ray_address, options)
+    if out_dir or ray_address:
+        fail(PROG, "--out-dir and --ray go with --videos")
     show = (camera is not None) if show is None else show
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)   # its failures become our one-line errors
     tracker = cap = window = None
@@ -270,12 +156,7 @@ def main(camera, video, images, out, json_path, csv_path, draw_pose, min_confide
         # 1. every check that needs no output opened
         window = Window(show)
         paths = check_outputs(video, images, out, json_path, csv_path)
-        tracker = FaceTracker(TrackerOptions(
-            models_dir=models_dir or default_models_dir(), mode="image" if images else "video",
-            detector=detector, detector_options={"model_path": detector_model} if detector_model or detector == "mediapipe" else {},
-            max_faces=max_faces, threads=threads, detect_every=detect_every, idle_detect_every=idle_detect_every,
-            smoothing=not no_smoothing,
-            refine=refine, min_confidence=min_confidence))
+        tracker = FaceTracker(TrackerOptions(mode="image" if images else "video", **options))
         if video is not None:
             cap = open_video(video)
         elif camera is not None:
@@ -324,6 +205,37 @@ def main(camera, video, images, out, json_path, csv_path, draw_pose, min_confide
             tracker.close()
         if window:
             window.close()
+
+
+def collect(videos, out_dir, output_kinds, ray_address, options):
+    """--videos: each video into its own outputs, one after another or on Ray; one summary line."""
+    from .collection import plan, run, summary
+
+    kinds = [k.strip() for k in output_kinds.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in OUTPUT_KINDS]
+    if not out_dir:
+        fail(PROG, "--videos needs --out-dir, the folder for each video's outputs")
+    if unknown or not kinds:
+        fail(PROG, f"--outputs {output_kinds!r}: choose from {', '.join(OUTPUT_KINDS)}")
+    t0 = time.perf_counter()
+    try:
+        jobs = plan(videos, out_dir, kinds)
+        opts = TrackerOptions(mode="video", **options)
+        FaceTracker(opts).close()   # the models and the detector checked once, before any video starts
+        with Stop() as stop:
+            results, skipped, stopped = run(jobs, opts, stop, ray_address)
+    except FkdError as e:
+        fail(PROG, e)
+    for r in results:
+        if r.get("warning"):
+            click.echo(f"{PROG}: warning: {r['video']}: {r['warning']}", err=True)
+    line = summary(results, skipped, time.perf_counter() - t0)
+    if stopped:
+        click.echo(f"{PROG}: stopped by {stop.name}; {line}", err=True)
+        sys.exit(stop.exit_code)
+    click.echo(line, err=True)
+    if any("error" in r for r in results):
+        sys.exit(FAILED)
 
 
 if __name__ == "__main__":
