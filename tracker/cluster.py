@@ -7,7 +7,7 @@ see the folders the run writes to (the training work folder, the collection's ou
 
 import logging
 
-from .errors import RunError
+from .errors import RunError, first_line
 
 
 def connect(address):
@@ -24,8 +24,7 @@ def connect(address):
         else:
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise RunError(f"cannot join the Ray cluster at {address!r}: {first[:160]}") from None
+        raise RunError(f"cannot join the Ray cluster at {address!r}: {first_line(e)}") from None
     return ray
 
 
@@ -35,5 +34,4 @@ def task_error(error):
 
     if isinstance(error, ray.exceptions.RayTaskError) and isinstance(error.cause, Exception):
         return error.cause
-    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return RunError(first[:200])
+    return RunError(first_line(error, 200))

@@ -6,7 +6,6 @@ exist and are newer than it is done, and a rerun skips it. Videos run one after 
 Ray task each over a cluster (`--ray`); a video that fails fails alone, its error in the summary.
 """
 
-import glob
 import os
 import time
 from dataclasses import dataclass
@@ -14,8 +13,8 @@ from types import SimpleNamespace
 
 from .errors import FkdError, SourceError
 from .outputs import VideoOut, same_file
-from .runs import Records, run_stream
-from .sources import IMAGE_EXT, open_video, video_info
+from .runs import Records, annotated_paths, run_stream
+from .sources import open_video, video_info, video_paths
 
 OUTPUT_KINDS = {"video": ".mp4", "jsonl": ".jsonl", "csv": ".csv"}
 
@@ -32,24 +31,17 @@ class Job:
 
 
 def plan(pattern, out_dir, kinds):
-    """The jobs of a glob (`**` reaches into subfolders) or folder of videos; a SourceError where there are none or an output would be an input."""
-    paths = [os.path.join(pattern, f) for f in os.listdir(pattern)] if os.path.isdir(pattern) else glob.glob(pattern, recursive=True)
-    videos = sorted(p for p in paths if os.path.isfile(p) and not p.lower().endswith(IMAGE_EXT))
-    if not videos:
-        raise SourceError(f"{pattern}: no videos found")
+    """The jobs of a glob (`**` reaches into subfolders) or folder of videos; a SourceError where there are
+    none or an output would be an input."""
+    videos = video_paths(pattern)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise SourceError(f"{out_dir}: --out-dir must be a folder")
-    common = os.path.commonpath([os.path.dirname(os.path.abspath(v)) for v in videos])
-    jobs = []
-    for v in videos:
-        stem = os.path.splitext(os.path.relpath(os.path.abspath(v), common))[0]
-        jobs.append(Job(v, {k: os.path.join(out_dir, stem + OUTPUT_KINDS[k]) for k in kinds}))
-    for job in jobs:
-        for path in job.outputs.values():
-            for v in videos:
-                if same_file(path, v):
-                    raise SourceError(f"{path}: is one of the input videos; give another --out-dir")
+    jobs = [Job(v, {k: os.path.splitext(target)[0] + OUTPUT_KINDS[k] for k in kinds})
+            for v, target in zip(videos, annotated_paths(videos, out_dir))]
     names = [p for j in jobs for p in j.outputs.values()]
+    for path in names:
+        if any(same_file(path, v) for v in videos):
+            raise SourceError(f"{path}: is one of the input videos; give another --out-dir")
     if len(set(names)) < len(names):
         raise SourceError("two videos differ only in their extension and would share outputs: "
                           "move one or track it alone")
@@ -63,12 +55,16 @@ def track(job, options, stop=None):
 
     stop = stop or SimpleNamespace(signum=None)
     t0 = time.perf_counter()
-    for path in job.outputs.values():
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tracker = FaceTracker(options)
-    cap = open_video(job.video)
+    try:
+        cap = open_video(job.video)
+    except FkdError:
+        tracker.close()
+        raise
     outputs = []
     try:
+        for path in job.outputs.values():
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         info = video_info(cap)
         records = Records(job.outputs.get("jsonl"), job.outputs.get("csv"))
         outputs.append(records)
@@ -91,10 +87,11 @@ def track(job, options, stop=None):
         tracker.close()
 
 
-def _remote_track(job, options):
+def attempt(job, options, stop=None):
+    """`track`, with a video's failure returned as a plain value: it fails alone, named in the summary."""
     try:
-        return track(job, options)
-    except FkdError as e:   # a plain value, so that one video's failure is its own line in the summary
+        return track(job, options, stop)
+    except FkdError as e:
         return {"video": job.video, "error": str(e)}
 
 
@@ -111,10 +108,7 @@ def run(jobs, options, stop, ray_address=None, progress=True):
             for job in todo:
                 if stop.signum is not None:
                     break
-                try:
-                    r = track(job, options, stop)
-                except FkdError as e:
-                    r = {"video": job.video, "error": str(e)}
+                r = attempt(job, options, stop)
                 if r is None:
                     break
                 results.append(r)
@@ -123,7 +117,7 @@ def run(jobs, options, stop, ray_address=None, progress=True):
             from .cluster import connect, task_error
 
             ray = connect(ray_address)
-            remote = ray.remote(num_cpus=1, max_retries=2)(_remote_track)
+            remote = ray.remote(num_cpus=1, max_retries=2)(attempt)
             pending = {remote.remote(j, options): j for j in todo}
             while pending and stop.signum is None:
                 done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)

@@ -5,6 +5,12 @@ command-line tools turn them into a one-line message and an exit code.
 """
 
 
+def first_line(error, limit=160):
+    """The first line of an error's message (or its type's name), for one-line reports of foreign errors."""
+    text = str(error).strip()
+    return text.splitlines()[0][:limit] if text else type(error).__name__
+
+
 class FkdError(Exception):
     """Base of every error fkd raises on purpose."""
 

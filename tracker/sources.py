@@ -56,15 +56,28 @@ def video_info(cap):
             "size": (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))}
 
 
-def image_paths(spec):
-    """Files of a folder, or of a glob pattern, that look like images, sorted."""
+def _files(spec, recursive=False):
+    """The files a folder, a file or a glob pattern names (`**` reaching into subfolders where `recursive`), sorted."""
     if os.path.isdir(spec):
         paths = [os.path.join(spec, f) for f in os.listdir(spec)]
     elif os.path.isfile(spec):
         paths = [spec]
     else:
-        paths = glob.glob(spec)
-    paths = sorted(p for p in paths if p.lower().endswith(IMAGE_EXT) and os.path.isfile(p))
+        paths = glob.glob(spec, recursive=recursive)
+    return sorted(p for p in paths if os.path.isfile(p))
+
+
+def image_paths(spec):
+    """Files of a folder, or of a glob pattern, that look like images, sorted."""
+    paths = [p for p in _files(spec) if p.lower().endswith(IMAGE_EXT)]
     if not paths:
         raise SourceError(f"{spec}: no images found")
+    return paths
+
+
+def video_paths(spec):
+    """Files of a folder, or of a glob pattern, other than images, sorted (a bad one fails when opened)."""
+    paths = [p for p in _files(spec, recursive=True) if not p.lower().endswith(IMAGE_EXT)]
+    if not paths:
+        raise SourceError(f"{spec}: no videos found")
     return paths

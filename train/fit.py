@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from ..keypoints import SUBSETS
-from ..errors import RunError
+from ..errors import RunError, first_line
 from ..manifest import write_json
 from .augment import AugmentConfig, augment
 from .model import HALF, build, masked_mse
@@ -316,8 +316,7 @@ def train_member(run_dir, subset, train_images, train_kp, val_images, val_kp, se
 
 
 def damaged(run_dir, name, error):
-    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return RunError(f"{os.path.join(run_dir, name)}: damaged ({first[:120]}); run the same command with --restart "
+    return RunError(f"{os.path.join(run_dir, name)}: damaged ({first_line(error, 120)}); run the same command with --restart "
                     "to train this member over")
 
 
