@@ -2,9 +2,12 @@
 
     python benchmarks/bench_architectures.py
 
-Random weights (the cost does not depend on them), one crop, LiteRT on one thread pinned to core 0.
+Random weights (the cost does not depend on them), one crop, LiteRT on one thread pinned to core 0;
+factorized ranks of 0 keep that convolution k x k.
 """
 
+import contextlib
+import io
 import os
 import tempfile
 import time
@@ -19,8 +22,12 @@ from fkd.graph_cost import multiply_adds  # noqa: E402
 from fkd.train.export import convert  # noqa: E402
 from fkd.train.model import build  # noqa: E402
 
-CANDIDATES = [("seed", (24, 36, 48, 64), 5), ("seed", (24, 36, 48, 64), 3), ("seed", (16, 24, 32, 48), 3),
-              ("separable", (24, 36, 48, 64), 5), ("separable", (32, 64, 96, 128), 5)]
+SEED = (24, 36, 48, 64)
+CANDIDATES = [("seed", SEED, 5, None), ("seed", SEED, 3, None), ("seed", (16, 24, 32, 48), 3, None),
+              ("separable", SEED, 5, None), ("separable", (32, 64, 96, 128), 5, None),
+              ("factorized", SEED, 5, (5, 0, 0, 0)), ("factorized", SEED, 5, (5, 32, 40, 48)),
+              ("factorized", SEED, 5, (5, 24, 32, 32))]
+ROUNDS = 5   # the candidates timed in turn, so that the machine's swings fall on all alike
 
 
 def main():
@@ -28,21 +35,28 @@ def main():
     rng = np.random.default_rng(0)
     rep = rng.integers(0, 256, (50, 96, 96), dtype=np.uint8)
     print(f"CPU: {cpu_name()}; one int8 member (22 outputs, dense 512), batch 1, one thread")
-    print("| arch | widths | kernel | multiply-adds | ms an invoke |\n| --- | --- | --- | --- | --- |")
+    print("| arch | widths | kernel | ranks | multiply-adds | ms an invoke (median of rounds) |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    runners = []
     with tempfile.TemporaryDirectory() as d:
-        for arch, widths, k in CANDIDATES:
-            path = os.path.join(d, f"{arch}-{k}-{'-'.join(map(str, widths))}.tflite")
-            with open(path, "wb") as f:
-                f.write(convert(build(22, widths, k, 512, arch=arch), "int8", rep))
-            r = Runner(path, threads=1)
-            for _ in range(30):
-                r.predict(rep[:1])
-            t = time.perf_counter()
-            for _ in range(300):
-                r.predict(rep[:1])
-            ms = (time.perf_counter() - t) / 300 * 1000
-            print(f"| {arch} | {','.join(map(str, widths))} | {k} | {multiply_adds(path) / 1e6:.1f} M | {ms:.2f} |")
-
+        for i, (arch, widths, k, ranks) in enumerate(CANDIDATES):
+            path = os.path.join(d, f"{i}.tflite")
+            with open(path, "wb") as f, contextlib.redirect_stdout(io.StringIO()):   # the converter's chatter
+                f.write(convert(build(22, widths, k, 512, arch=arch, **({"ranks": ranks} if ranks else {})),
+                                "int8", rep))
+            runners.append((Runner(path, threads=1), multiply_adds(path)))
+        times = [[] for _ in CANDIDATES]
+        for _ in range(ROUNDS):
+            for (r, _), t in zip(runners, times):
+                for _ in range(30):
+                    r.predict(rep[:1])
+                t0 = time.perf_counter()
+                for _ in range(200):
+                    r.predict(rep[:1])
+                t.append((time.perf_counter() - t0) / 200 * 1000)
+    for (arch, widths, k, ranks), (_, macs), t in zip(CANDIDATES, runners, times):
+        print(f"| {arch} | {','.join(map(str, widths))} | {k} | {','.join(map(str, ranks)) if ranks else ''} | "
+              f"{macs / 1e6:.1f} M | {np.median(t):.2f} |")
 
 if __name__ == "__main__":
     main()

@@ -280,3 +280,53 @@ def test_a_separable_student_learns_from_a_teacher(tiny_models, tmp_path):
     r = fkd_train("--subset", "4pts", "--data", csv_path, "--workdir", str(tmp_path / "w2"), "--teacher",
                   str(tmp_path), check=False)
     assert r.returncode == 2 and "manifest" in r.stderr.lower() and "Traceback" not in r.stderr, r.stderr[-800:]
+
+
+def test_a_kernel_split_by_svd_is_exact_at_full_rank():
+    from fkd.train.factorize import split_kernel
+
+    w = np.random.default_rng(0).normal(size=(5, 5, 3, 4)).astype(np.float32)
+    v, h = split_kernel(w, 15)   # rank of the (5 x 3, 5 x 4) matrix
+    assert v.shape == (5, 1, 3, 15) and h.shape == (1, 5, 15, 4)
+    assert np.abs(np.einsum("ycr,xrn->yxcn", v[:, 0], h[0]) - w).max() < 1e-5
+    v, h = split_kernel(w, 4)
+    assert 1e-2 < np.abs(np.einsum("ycr,xrn->yxcn", v[:, 0], h[0]) - w).max()
+
+
+def test_a_factorized_member_starts_from_a_tflite_member(tiny_models, tmp_path):
+    """A member's int8 file read back into Keras answers as the file does: as a seed network, and as a
+    factorized one at full rank; --init-from FILE fine-tunes a low-rank one, which costs fewer multiply-adds."""
+    from fkd.ensemble import Runner
+    from fkd.graph_cost import multiply_adds
+    from fkd.train.factorize import load_tflite_member
+    from fkd.train.fit import predict_px
+    from fkd.train.model import build
+
+    out, work = tiny_models
+    path = os.path.join(out, "4pts-m0-int8.tflite")
+    from fkd.train.data import load_kaggle_csv
+
+    crops = load_kaggle_csv(os.path.join(work, "train.csv")).images   # the crops it was trained on: within its int8 range
+    want = Runner(path).predict(crops)
+    seed, full = build(8, dense=64), build(8, dense=64, arch="factorized", ranks=(5, 120, 180, 240))
+    for model in (seed, full):
+        load_tflite_member(model, path, crops)
+    got_seed, got_full = predict_px(seed, crops), predict_px(full, crops)
+    assert np.abs(got_seed - got_full).max() < 1e-2
+    spread = np.sqrt(np.mean((want - want.mean(0)) ** 2))
+    assert np.sqrt(np.mean((got_seed - want) ** 2)) < 0.1 * spread, (np.sqrt(np.mean((got_seed - want) ** 2)), spread)
+    csv_path = os.path.join(work, "train.csv")
+    fkd_train("--subset", "4pts", "--data", csv_path, "--out", str(tmp_path / "m"), "--workdir", str(tmp_path / "w"),
+              "--members", "1", "--epochs", "1", "--batch-size", "16", "--dense", "64", "--arch", "factorized",
+              "--ranks", "5,8,8,8", "--init-from", path, "--quiet")
+    state = json.loads((tmp_path / "w" / "4pts" / "seed0" / "state.json").read_text())
+    assert state["settings"]["init_from"] == os.path.abspath(path) and state["settings"]["ranks"] == [5, 8, 8, 8]
+    assert state["settings"]["init_from_val_rmse_px"] == load_manifest(out)["subsets"]["4pts"]["members"][0]["val_rmse_px"]
+    assert state["start_val_rmse_px"] > 0
+    assert multiply_adds(tmp_path / "m" / "4pts-m0-int8.tflite") < multiply_adds(path) / 3
+    r = fkd_train("--subset", "4pts", "--data", csv_path, "--workdir", str(tmp_path / "w2"), "--dense", "64",
+                  "--arch", "separable", "--init-from", path, "--quiet", check=False)
+    one_line_error(r, "separable")
+    r = fkd_train("--subset", "4pts", "--data", csv_path, "--workdir", str(tmp_path / "w3"), "--arch", "factorized",
+                  "--ranks", "5,8", "--quiet", check=False)
+    one_line_error(r, "--ranks")

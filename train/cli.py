@@ -19,11 +19,21 @@ from ..errors import FkdError
 from ..manifest import MIRROR_MODES
 from ..keypoints import SUBSETS, subset_indices
 from .augment import AugmentConfig
-from .model import ARCHITECTURES
+from .model import ARCHITECTURES, RANKS
 
 
 def fail(msg):
     fail_as("fkd-train", msg)
+
+
+def parse_ints(option, text, n=None, low=1):
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or (n is not None and len(values) != n) or min(values) < low:
+        fail(f"{option} {text!r}: give {n or 'some'} whole numbers of at least {low}, comma-separated")
+    return values
 
 
 def select_members(preds, true):
@@ -61,8 +71,11 @@ def select_members(preds, true):
               "0 switches it off.")
 @click.option("--patience", type=click.IntRange(1), default=50, help="Early stopping: epochs without a better validation RMSE.")
 @click.option("--arch", type=click.Choice(ARCHITECTURES), default="seed",
-              help="seed: plain convolutions; separable: depthwise-separable blocks after the first (fkd/train/model.py).")
+              help="seed: plain convolutions; separable: depthwise-separable blocks after the first; factorized: "
+                   "k x 1 then 1 x k convolutions of --ranks (fkd/train/model.py).")
 @click.option("--widths", default="24,36,48,64", help="Conv widths.")
+@click.option("--ranks", default=",".join(map(str, RANKS)),
+              help="--arch factorized: each convolution's rank (k x 1 then 1 x k through that many channels); 0 keeps it k x k.")
 @click.option("--kernel", type=click.IntRange(1), default=5)
 @click.option("--teacher", type=click.Path(exists=True, file_okay=False), default=None,
               help="A models folder (e.g. the shipped models, fkd.default_models_dir()): its fused ensemble of the "
@@ -72,9 +85,10 @@ def select_members(preds, true):
 @click.option("--dense", default=512)
 @click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.15)
 @click.option("--seed", default=0, help="Split seed; member i uses seed + i.")
-@click.option("--init-from", multiple=True, type=click.Path(exists=True, file_okay=False),
-              help="A member's run folder (runs/SUBSET/seedN); member i starts from the best weights of the "
-                   "i-th given and trains a fresh schedule on them. Repeatable.")
+@click.option("--init-from", multiple=True, type=click.Path(exists=True),
+              help="A member's run folder (runs/SUBSET/seedN) or TFLite file (models/SUBSET-mN-int8.tflite, its "
+                   "weights dequantized, factorized by SVD for --arch factorized); member i starts from the "
+                   "i-th given and trains a fresh schedule on it. Repeatable.")
 @click.option("--augment/--no-augment", default=True)
 @click.option("--flip/--no-flip", default=True)
 @click.option("--rotation", default=15.0, help="Degrees, +-.")
@@ -108,7 +122,7 @@ def select_members(preds, true):
 @click.option("--restart", is_flag=True, help="Members whose run folder is damaged start over instead of resuming.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optimizer, lr, lr_schedule,
-         patience, arch, widths, kernel, dense, teacher, teacher_weight, val_fraction, seed, augment, flip, rotation, elastic,
+         patience, arch, widths, ranks, kernel, dense, teacher, teacher_weight, val_fraction, seed, augment, flip, rotation, elastic,
          perspective, scale_jitter, shift, contrast, brightness, tracker_crops, skip_bad_rows, preview_augment, to_csv, mirror, quiet,
          init_from, ema, quantization, restart, ray_address, cpus_per_member, gpus_per_member):
     from .data import load, split, write_kaggle_csv
@@ -153,8 +167,10 @@ def main(subset, data_path, out_dir, workdir, members, epochs, batch_size, optim
     tr, va, split_info = split(ds, val_fraction, seed)
     settings = {"epochs": epochs, "batch_size": batch_size, "optimizer": optimizer,
                 "lr": lr, "lr_schedule": lr_schedule, "ema": ema, "patience": patience,
-                "arch": arch, "widths": [int(w) for w in widths.split(",")], "kernel": kernel, "dense": dense,
+                "arch": arch, "widths": parse_ints("--widths", widths), "kernel": kernel, "dense": dense,
                 "augment": cfg.to_dict()}
+    if arch == "factorized":
+        settings["ranks"] = parse_ints("--ranks", ranks, len(settings["widths"]), low=0)
     if teacher:
         try:
             from .fit import Teacher

@@ -24,10 +24,11 @@ import keras
 import numpy as np
 
 from ..keypoints import SUBSETS
-from ..errors import RunError, first_line
-from ..manifest import write_json
+from ..errors import FkdError, RunError, first_line
+from ..manifest import load_manifest, write_json
 from .augment import AugmentConfig, augment
-from .model import HALF, build, masked_mse
+from .factorize import load_tflite_member
+from .model import HALF, RANKS, build, masked_mse
 
 
 def to_targets(keypoints):
@@ -65,8 +66,6 @@ class Teacher:
     """
 
     def __init__(self, models_dir, subset, weight):
-        from ..manifest import load_manifest
-
         manifest = load_manifest(models_dir)
         sub = manifest["subsets"].get(subset)
         if sub is None:
@@ -212,7 +211,10 @@ def write_history(run_dir, history):
 
 
 def init_from_settings(run_dir, subset):
-    """What a member started from another run records: the folder, and that run's settings and epochs."""
+    """What a member started from another run records: the folder, and that run's settings and epochs;
+    or, started from a member's TFLite file, the file and what its models folder's manifest says of it."""
+    if os.path.isfile(run_dir):
+        return tflite_init_settings(run_dir, subset)
     try:
         with open(os.path.join(run_dir, "state.json")) as f:
             src = json.load(f)
@@ -222,6 +224,23 @@ def init_from_settings(run_dir, subset):
         raise RunError(f"{run_dir}: no trained {subset} member there")
     return {"init_from": os.path.abspath(run_dir), "init_from_settings": src["settings"],
             "init_from_epochs": src["epoch"], "init_from_val_rmse_px": round(src["best_val_rmse_px"], 4)}
+
+
+def tflite_init_settings(path, subset):
+    if not path.endswith(".tflite"):
+        raise RunError(f"{path}: neither a member's run folder nor a .tflite member")
+    out = {"init_from": os.path.abspath(path)}
+    try:
+        sub = load_manifest(os.path.dirname(os.path.abspath(path)))["subsets"][subset]
+    except (FkdError, KeyError):
+        return out   # a file without a manifest beside it starts a member all the same
+    for m in sub["members"]:
+        if m["file"] == os.path.basename(path):
+            out["init_from_val_rmse_px"] = m["val_rmse_px"]
+            seed = m.get("name", "").rpartition("_")[2]
+            if seed in sub.get("trained", {}).get("member_settings", {}):
+                out["init_from_settings"] = sub["trained"]["member_settings"][seed]
+    return out
 
 
 def make_optimizer(name, lr, schedule, steps, ema=0.0):
@@ -278,8 +297,13 @@ def train_member(run_dir, subset, train_images, train_kp, val_images, val_kp, se
                       workers=settings.get("workers", 2), use_multiprocessing=False)
     if not resumed:
         model = build(2 * len(names), widths=tuple(settings["widths"]), kernel=settings["kernel"],
-                      dense=settings["dense"], name=f"{subset}_seed{seed}", arch=settings.get("arch", "seed"))
-        if settings.get("init_from"):   # fine-tuning: the other run's best weights, a fresh optimizer
+                      dense=settings["dense"], name=f"{subset}_seed{seed}", arch=settings.get("arch", "seed"),
+                      ranks=tuple(settings.get("ranks", RANKS)))
+        if settings.get("init_from", "").endswith(".tflite"):   # a trained member's file, factorized if asked
+            sample = np.random.default_rng(seed).choice(len(train_images), min(512, len(train_images)), replace=False)
+            load_tflite_member(model, settings["init_from"], train_images[np.sort(sample)])
+            state["start_val_rmse_px"] = val_rmse(model, val_images, val_kp)
+        elif settings.get("init_from"):   # fine-tuning: the other run's best weights, a fresh optimizer
             try:
                 model.load_weights(os.path.join(settings["init_from"], "best.weights.h5"))
             except ValueError:

@@ -56,7 +56,16 @@ def member_line(st, trained, seed):
     raw = sel.get("members_raw_weights_val_rmse_px", {}).get(seed)
     if raw is not None:
         line += f", weights averaged (momentum {st['ema']}; the raw weights' best epoch: {raw:.3f})"
-    if st.get("init_from"):
+    if st.get("init_from", "").endswith(".tflite"):
+        line += f", started from the int8 member {os.path.basename(st['init_from'])}"
+        if "init_from_val_rmse_px" in st:
+            line += f" (validation {st['init_from_val_rmse_px']:.3f} at its export)"
+        if st.get("arch") == "factorized":
+            line += f", factorized to ranks {', '.join(map(str, st['ranks']))} by SVD"
+        start = sel.get("members_start_val_rmse_px", {}).get(seed)
+        if start is not None:
+            return line + f": {start:.3f} before, {sel['members_val_rmse_px'][seed]:.3f} after"
+    elif st.get("init_from"):
         src = st["init_from_settings"]
         line += (f", started from a member trained {st['init_from_epochs']} epochs at batch {src['batch_size']}, "
                  f"kernel {src['kernel']}, lr {src['lr']}{augment_note(src)}")
@@ -139,6 +148,14 @@ def main():
         for name, sub in m["subsets"].items()
         for seed, st in sub["trained"].get("member_settings", {}).items())
     settings = {k: v for k, v in s4["settings"].items()}
+    k = settings["kernel"]
+    layers = f"conv {'->'.join(map(str, settings['widths']))}, {k}x{k} kernels"
+    if settings.get("arch") == "factorized":
+        through = [f"{w} through {r}" for w, r in zip(settings["widths"], settings["ranks"]) if r]
+        layers += (f", each split into a {k}x1 and a 1x{k} convolution (`--arch factorized`; widths "
+                   f"{', '.join(through)} channels)")
+    elif settings.get("arch", "seed") != "seed":
+        layers += f" (`--arch {settings['arch']}`)"
     tracker_note = ("; every detected face was cropped a second time from a box placed by its landmarks, as "
                     "the tracker frames a face between detections (`fkd-train --tracker-crops`), so each "
                     "such frame gives two crops, in training and in validation" if tracker_crops else "")
@@ -148,8 +165,8 @@ Written by `python -m fkd.train.model_card --data {a.data}` on {datetime.date.to
 figure below is measured by that command from the files in this folder.
 
 ## What they are
-Two ensembles of small CNNs (conv {'->'.join(map(str, settings['widths']))}, {settings['kernel']}x{settings['kernel']}
-kernels, batch norm, ReLU, max-pooling, dense {settings['dense']}, no regularisation), one per keypoint subset:
+Two ensembles of small CNNs ({layers}, batch norm, ReLU, max-pooling, dense {settings['dense']},
+no regularisation), one per keypoint subset:
 `4pts` ({', '.join(SUBSETS['4pts'])}) and `11pts` (the other 11). Each subset's selected members are fused
 into one int8 TFLite graph that returns their average (with every second member fed the mirrored crop
 where the manifest says `mirror: alternate`); the members are shipped beside it.
