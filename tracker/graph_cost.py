@@ -3,14 +3,19 @@
 import numpy as np
 
 
+def undelegated(path):
+    """A LiteRT interpreter of the graph without the default delegate, whose single DELEGATE node would
+    hide the operators and their weights."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    return Interpreter(model_path=str(path),
+                       experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+
+
 def multiply_adds(path):
     """Multiply-adds of one invoke at batch 1: convolutions, depthwise convolutions and dense layers
     (the rest, pooling and element-wise work, is a small share in these models)."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    # without the default delegate, whose single DELEGATE node would hide the operators
-    interp = Interpreter(model_path=str(path),
-                         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interp = undelegated(path)
     shapes = {t["index"]: t["shape"] for t in interp.get_tensor_details()}
     total = 0
     for op in interp._get_ops_details():

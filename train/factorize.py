@@ -15,16 +15,14 @@ like the sample, so that fine-tuning starts from the member's own answers.
 import numpy as np
 
 from ..errors import RunError, first_line
+from ..graph_cost import undelegated
 
 
 def tflite_layers(path):
     """Float (kernel, bias) of each convolution and dense layer of a TFLite graph, in graph order, in Keras'
     layouts: kernels (k, k, in, out) and (in, out)."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
     try:
-        interp = Interpreter(model_path=str(path),
-                             experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        interp = undelegated(path)
     except (ValueError, RuntimeError) as e:
         raise RunError(f"{path}: not a usable TFLite model ({first_line(e, 120)})") from None
     details = {d["index"]: d for d in interp.get_tensor_details()}
@@ -39,14 +37,12 @@ def tflite_layers(path):
 
     layers = []
     for op in interp._get_ops_details():
-        if op["op_name"] == "CONV_2D":
-            w, b = value(op["inputs"][1]), value(op["inputs"][2])
-            layers.append((w.transpose(1, 2, 3, 0), b))
-        elif op["op_name"] == "FULLY_CONNECTED":
-            w, b = value(op["inputs"][1]), value(op["inputs"][2])
-            layers.append((w.T, b))
-        elif op["op_name"] in ("DEPTHWISE_CONV_2D", "TRANSPOSE_CONV"):
-            raise RunError(f"{path}: a {op['op_name']} graph cannot start a seed or factorized member")
+        name = op["op_name"]
+        if name in ("DEPTHWISE_CONV_2D", "TRANSPOSE_CONV"):
+            raise RunError(f"{path}: a {name} graph cannot start a seed or factorized member")
+        if name in ("CONV_2D", "FULLY_CONNECTED"):   # weights (out, kh, kw, in) and (out, in)
+            w = value(op["inputs"][1])
+            layers.append((w.transpose(*range(1, w.ndim), 0), value(op["inputs"][2])))
     return layers
 
 
@@ -67,16 +63,15 @@ def _groups(model):
 
     groups, current = [], []
     for layer in model.layers:
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and not isinstance(
-                layer, keras.layers.DepthwiseConv2D):
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            raise RunError("a separable member cannot start from a TFLite member; use --arch seed or factorized")
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
             current.append(layer)
             if layer.name == "keypoints":
                 groups.append((current, None))
         elif isinstance(layer, keras.layers.BatchNormalization):
             groups.append((current, layer))
             current = []
-        elif isinstance(layer, keras.layers.DepthwiseConv2D):
-            raise RunError("a separable member cannot start from a TFLite member; use --arch seed or factorized")
     return groups
 
 

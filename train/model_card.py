@@ -62,16 +62,13 @@ def member_line(st, trained, seed):
             line += f" (validation {st['init_from_val_rmse_px']:.3f} at its export)"
         if st.get("arch") == "factorized":
             line += f", factorized to ranks {', '.join(map(str, st['ranks']))} by SVD"
-        start = sel.get("members_start_val_rmse_px", {}).get(seed)
-        if start is not None:
-            return line + f": {start:.3f} before, {sel['members_val_rmse_px'][seed]:.3f} after"
     elif st.get("init_from"):
         src = st["init_from_settings"]
         line += (f", started from a member trained {st['init_from_epochs']} epochs at batch {src['batch_size']}, "
                  f"kernel {src['kernel']}, lr {src['lr']}{augment_note(src)}")
-        start = sel.get("members_start_val_rmse_px", {}).get(seed)
-        if start is not None:
-            return line + f": {start:.3f} before, {sel['members_val_rmse_px'][seed]:.3f} after"
+    start = sel.get("members_start_val_rmse_px", {}).get(seed)
+    if st.get("init_from") and start is not None:
+        return line + f": {start:.3f} before, {sel['members_val_rmse_px'][seed]:.3f} after"
     return line + f": {sel['members_val_rmse_px'][seed]:.3f}"
 
 
