@@ -40,10 +40,18 @@ def pin(core=0):
 
 
 def cpu_name():
+    """The CPU's model name, with its family, model and widest vector instructions: a virtual machine's
+    name ("AMD EPYC") alone covers cores whose int8 speed differs by more than ten times."""
+    info = {}
     try:
         for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
     except OSError:
         pass
+    if "model name" in info:
+        flags = set(info.get("flags", "").split())
+        simd = [f for f in ("avx2", "avx512f", "avx_vnni", "avx512_vnni") if f in flags]
+        return (f"{info['model name']} (family {info.get('cpu family', '?')} model {info.get('model', '?')}"
+                f"{', ' + ' '.join(simd) if simd else ''})")
     return platform.processor() or platform.machine()
