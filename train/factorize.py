@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import RunError, first_line
 from ..graph_cost import undelegated
+from .conv_split import is_row_copy
 
 
 def tflite_layers(path):
@@ -35,13 +36,19 @@ def tflite_layers(path):
         shape = [-1 if d == q["quantized_dimension"] else 1 for d in range(t.ndim)]
         return (t.astype(np.float32) - q["zero_points"].reshape(shape)) * q["scales"].reshape(shape)
 
-    layers = []
+    layers, row_copies = [], set()
     for op in interp._get_ops_details():
         name = op["op_name"]
         if name in ("DEPTHWISE_CONV_2D", "TRANSPOSE_CONV"):
             raise RunError(f"{path}: a {name} graph cannot start a seed or factorized member")
+        if name == "CONV_2D" and len(op["inputs"]) > 2 and op["inputs"][2] >= 0 \
+                and is_row_copy(interp.get_tensor(op["inputs"][1]), interp.get_tensor(op["inputs"][2])):
+            row_copies.add(op["outputs"][0])   # a split first convolution (conv_split.py): read as one
+            continue
         if name in ("CONV_2D", "FULLY_CONNECTED"):   # weights (out, kh, kw, in) and (out, in)
             w = value(op["inputs"][1])
+            if op["inputs"][0] in row_copies:   # (out, 1, kx, ky) back to (out, ky, kx, 1)
+                w = w.transpose(0, 3, 2, 1)
             layers.append((w.transpose(*range(1, w.ndim), 0), value(op["inputs"][2])))
     return layers
 
