@@ -28,13 +28,15 @@ def is_row_copy(filter_values, bias_values):
 
 
 def _one_channel_convs(model, graph, schema):
-    """The CONV_2D operators whose filter is k x k (k > 1) over one int8 input channel."""
+    """The stride-1, undilated CONV_2D operators whose filter is k x k (k > 1) over one int8 input channel."""
     for op in graph.operators:
         code = model.operatorCodes[op.opcodeIndex]
         if max(code.builtinCode, code.deprecatedBuiltinCode) != schema.BuiltinOperator.CONV_2D:
             continue
         x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
-        if x.type == schema.TensorType.INT8 and w.shape[3] == 1 and w.shape[1] > 1 and w.shape[1] == w.shape[2]:
+        o = op.builtinOptions
+        if x.type == schema.TensorType.INT8 and w.shape[3] == 1 and w.shape[1] > 1 and w.shape[1] == w.shape[2] \
+                and (o.strideH, o.strideW, o.dilationHFactor, o.dilationWFactor) == (1, 1, 1, 1):
             yield op
 
 
@@ -61,9 +63,7 @@ def split_first_convs(tflite_bytes):
 
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(tflite_bytes))
     graph = model.subgraphs[0]
-    ops = [op for op in _one_channel_convs(model, graph, schema)
-           if (op.builtinOptions.strideH, op.builtinOptions.strideW,
-               op.builtinOptions.dilationHFactor, op.builtinOptions.dilationWFactor) == (1, 1, 1, 1)]
+    ops = list(_one_channel_convs(model, graph, schema))
     # a filter is rearranged in place, so every operator using it must be one of those split
     uses = [op.inputs[1] for op in graph.operators if len(op.inputs) > 1]
     ops = [op for op in ops if uses.count(op.inputs[1]) == sum(o.inputs[1] == op.inputs[1] for o in ops)]
