@@ -111,7 +111,7 @@ def select_members(preds, true):
                    "member, no extra work); all (each member sees both: flip test-time augmentation, 2x the work).")
 @click.option("--quantization", type=click.Choice(["auto", "int8", "float16"]), default="auto",
               help="Of the exported graphs. auto: int8 unless the fused int8 graph is more than 2 % worse than "
-                   "float16 (float16 graphs run about 3.5x slower on a CPU).")
+                   "float16 (which runs faster depends on the CPU: benchmarks/bench_architectures.py).")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS|auto|local]",
               help="Train the members as Ray tasks over a cluster (pip install 'fkd[distributed]'); alone, a cluster "
                    "of this machine. --workdir must be a folder every node sees.")
