@@ -19,7 +19,7 @@ from ..errors import FkdError
 from ..manifest import MIRROR_MODES
 from ..keypoints import SUBSETS, subset_indices
 from .augment import AugmentConfig
-from .model import ARCHITECTURES, RANKS
+from .architectures import ARCHITECTURES, RANKS
 
 
 def fail(msg):

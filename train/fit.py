@@ -28,7 +28,8 @@ from ..errors import FkdError, RunError, first_line
 from ..manifest import load_manifest, write_json
 from .augment import AugmentConfig, augment
 from .factorize import load_tflite_member
-from .model import HALF, RANKS, build, masked_mse
+from .architectures import RANKS
+from .model import HALF, build, masked_mse
 
 
 def to_targets(keypoints):

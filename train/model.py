@@ -18,9 +18,9 @@ they lie in about [-1, 1] and map back to crop pixels with `* 48 + 48`.
 import keras
 from keras import layers, ops
 
+from .architectures import ARCHITECTURES, RANKS
+
 HALF = 48.0
-ARCHITECTURES = ("seed", "separable", "factorized")
-RANKS = (5, 32, 40, 48)   # factorized: the first exact; the rest as tried in docs/experiments.md
 
 
 def _norm_relu(x):
