@@ -8,8 +8,6 @@ timed as float16 graphs (`fkd-train --quantization float16`), since which of the
 on the CPU's integer instructions.
 """
 
-import contextlib
-import io
 import os
 import tempfile
 import time
@@ -49,7 +47,7 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         for i, (arch, widths, k, ranks, quantization, split) in enumerate(CANDIDATES):
             path = os.path.join(d, f"{i}.tflite")
-            with open(path, "wb") as f, contextlib.redirect_stdout(io.StringIO()):   # the converter's chatter
+            with open(path, "wb") as f:
                 f.write(convert(build(22, widths, k, 512, arch=arch, **({"ranks": ranks} if ranks else {})),
                                 quantization, rep, split_convs=split))
             runners.append((Runner(path, threads=1), multiply_adds(path)))

@@ -4,9 +4,12 @@ The manifest is the tracker's only contract with training: what a file takes,
 what it returns and how to map that back to crop pixels.
 """
 
+import contextlib
 import datetime
 import fcntl
+import io
 import os
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -44,9 +47,14 @@ def convert(model, quantization, representative=None, split_convs=True):
         converter.target_spec.supported_types = [tf.float16]
     elif quantization != "float32":
         raise ValueError(f"unknown quantization {quantization!r}")
+    # the converter prints the saved model's signature (dozens of lines) and warns of input statistics
+    # that full-integer graphs do not use: noise in fkd-train's report
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Statistics for quantized inputs")
+        graph = converter.convert()
     if quantization == "int8" and split_convs:   # the same answers, faster (conv_split.py)
-        return split_checked(converter.convert())[0]
-    return converter.convert()
+        return split_checked(graph)[0]
+    return graph
 
 
 def fused(models, name, mirror="none"):
