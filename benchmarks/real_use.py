@@ -137,15 +137,18 @@ def mediapipe_runner(task):
     return landmarker, process
 
 
-def model_costs(models, task):
-    """(name, multiply-adds per invoke, invokes per tracked face-frame) of each system's graphs."""
+def model_costs(models, task, infer_every=TrackerOptions.infer_every):
+    """(name, multiply-adds per invoke, when it is invoked) of each system's graphs."""
     m = load_manifest(models)
+    fkd_when = "each tracked face, each frame" if infer_every == 1 else (
+        f"each tracked face, every {infer_every} frames (optical flow between)")
     rows = [(f"fkd {name} fused ensemble ({sub['ensemble']['members']} members, {sub['ensemble']['quantization']})",
-             multiply_adds(os.path.join(models, sub["ensemble"]["file"])), 1) for name, sub in m["subsets"].items()]
+             multiply_adds(os.path.join(models, sub["ensemble"]["file"])), fkd_when) for name, sub in m["subsets"].items()]
     with tempfile.TemporaryDirectory() as d:
         zipfile.ZipFile(task).extractall(d)
-        rows.append(("MediaPipe face mesh (478 points, float)", multiply_adds(os.path.join(d, "face_landmarks_detector.tflite")), 1))
-        rows.append(("MediaPipe BlazeFace detector", multiply_adds(os.path.join(d, "face_detector.tflite")), None))
+        rows.append(("MediaPipe face mesh (478 points, float)", multiply_adds(os.path.join(d, "face_landmarks_detector.tflite")),
+                     "each tracked face, each frame"))
+        rows.append(("MediaPipe BlazeFace detector", multiply_adds(os.path.join(d, "face_detector.tflite")), "each detection"))
     return rows
 
 
@@ -205,9 +208,9 @@ def markdown(rows, costs):
             pick = (f"{np.median(d):.0f}, {max(d)}; {p['never']} of {p['faces']}" if d else f"-; {p['never']} of {p['faces']}")
             lines.append(f"| {name} | {label} | {p['ms']:.2f} | {p['fps']:.1f} | {p['decode_ms']:.2f} | {st} | "
                          f"{f'{ratio:.2f}x' if system == 'fkd' else ''} | {pick} |")
-    lines += ["", "| graph | multiply-adds an invoke | invokes |", "| --- | --- | --- |"]
-    for name, macs, invokes in costs:
-        lines.append(f"| {name} | {macs / 1e6:.1f} M | {'each tracked face, each frame' if invokes else 'each detection'} |")
+    lines += ["", "| graph | multiply-adds an invoke | invoked |", "| --- | --- | --- |"]
+    for name, macs, when in costs:
+        lines.append(f"| {name} | {macs / 1e6:.1f} M | {when} |")
     return "\n".join(lines)
 
 
@@ -215,11 +218,13 @@ def main():
     ap = arguments(__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--idle-detect-every", type=int, default=None, help="TrackerOptions.idle_detect_every.")
+    ap.add_argument("--infer-every", type=int, default=None, help="TrackerOptions.infer_every.")
     a = ap.parse_args()
     require("real_use", a.data, a.task)
-    opts = {} if a.idle_detect_every is None else {"idle_detect_every": a.idle_detect_every}
+    opts = {k: v for k, v in (("idle_detect_every", a.idle_detect_every), ("infer_every", a.infer_every))
+            if v is not None}
     rows = summary(measure(a.models, a.task, a.data, a.repeats, fkd_options=opts))
-    print(markdown(rows, model_costs(a.models, a.task)))
+    print(markdown(rows, model_costs(a.models, a.task, opts.get("infer_every", TrackerOptions.infer_every))))
 
 
 if __name__ == "__main__":

@@ -320,3 +320,31 @@ def test_blazeface_full_range_finds_the_face_framed_as_haar(clip, tmp_path, ship
     r = track("--video", path, "--json", js, "--models", shipped_models, "--detector", "blazeface")
     assert r.exit_code == 0, r.output
     assert np.median(error_of(read_jsonl(js), truth)) < 0.12
+
+
+def test_flow_follows_a_moved_face_and_gives_up_where_the_picture_changed():
+    from fkd.flow import carry
+
+    gray = cv2.cvtColor(photo(), cv2.COLOR_BGR2GRAY)
+    moved = np.roll(gray, (2, 3), axis=(0, 1))   # 3 px right, 2 px down
+    unknown = np.full_like(GRACE_HOPPER_KEYPOINTS, np.nan)
+    carried = carry(gray, moved, [GRACE_HOPPER_KEYPOINTS, unknown])
+    assert np.abs(carried[0] - GRACE_HOPPER_KEYPOINTS - (3, 2)).max() < 0.5 and np.isnan(carried[1]).all()
+    noise = np.random.default_rng(0).integers(0, 256, gray.shape, dtype=np.uint8)
+    assert np.isnan(carry(gray, noise, [GRACE_HOPPER_KEYPOINTS])).all()
+
+
+def test_infer_every_two_runs_the_models_on_half_the_frames_as_accurately(shipped_models):
+    """Optical flow carries the points between model frames of the moving demo clip: the models crop
+    about half as often and the points stay as near the truth."""
+    from fkd.facetracker import FaceTracker, TrackerOptions
+
+    clip = list(frames(60))
+    errors, crops = {}, {}
+    for every in (1, 2):
+        with FaceTracker(TrackerOptions(models_dir=shipped_models, infer_every=every)) as t:
+            rows = [{"faces": [{"keypoints": dict(zip(NAMES, t.process(f)[0].keypoints.tolist()))}]} for f, _ in clip]
+            crops[every] = t.crops
+        errors[every] = error_of(rows, [p for _, p in clip])
+    assert crops[2] < 0.65 * crops[1]
+    assert errors[2].mean() < errors[1].mean() + 0.005 and errors[2].max() < 0.12

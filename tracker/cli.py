@@ -118,6 +118,8 @@ def check_outputs(video, images, out, json_path, csv_path=None):
               help="Video: frames between detector runs while tracking holds (a lost face is looked for at once).")
 @click.option("--idle-detect-every", type=click.IntRange(1), default=DEFAULTS.idle_detect_every,
               help="Video: frames between detector runs while no face is tracked.")
+@click.option("--infer-every", type=click.IntRange(1), default=DEFAULTS.infer_every,
+              help="Video: the models answer every Nth frame; optical flow carries the points between.")
 @click.option("--no-smoothing", is_flag=True)
 @click.option("--refine", type=click.IntRange(0, 8), default=DEFAULTS.refine,
               help="Images: crops per face after the detector's, each framed and turned upright by the points "
@@ -133,14 +135,14 @@ def check_outputs(video, images, out, json_path, csv_path=None):
               help="With --videos: one Ray task per video over a cluster (pip install 'fkd[distributed]'); "
                    "alone, a cluster of this machine.")
 def main(camera, video, images, out, json_path, csv_path, draw_pose, min_confidence, models_dir, detector, detector_model, threads, max_faces,
-         detect_every, idle_detect_every, no_smoothing, refine, show, videos, out_dir, output_kinds, ray_address):
+         detect_every, idle_detect_every, infer_every, no_smoothing, refine, show, videos, out_dir, output_kinds, ray_address):
     chosen = [x is not None for x in (camera, video, images, videos)]
     if sum(chosen) != 1:
         fail(PROG, "give exactly one of --camera N, --video FILE, --images DIR_OR_GLOB, --videos DIR_OR_GLOB")
     options = dict(models_dir=models_dir, detector=detector,
                    detector_options={"model_path": detector_model} if detector_model or detector == "mediapipe" else {},
                    max_faces=max_faces, threads=threads, detect_every=detect_every, idle_detect_every=idle_detect_every,
-                   smoothing=not no_smoothing, refine=refine, min_confidence=min_confidence)
+                   infer_every=infer_every, smoothing=not no_smoothing, refine=refine, min_confidence=min_confidence)
     if videos is not None:
         if out or json_path or csv_path or show:
             fail(PROG, "--videos writes each video's outputs into --out-dir (choose them with --outputs); "

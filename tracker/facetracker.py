@@ -3,7 +3,8 @@
 Two running modes, as in MediaPipe Tasks. "image" treats every frame on its own: detect, crop,
 infer, and crop again where those points place the face, turned upright by its roll. "video" answers
 a new face's first frame so, then follows it by cropping around the points of the previous frame,
-shows the members alternate views from frame to frame, re-detects every `detect_every` frames or
+shows the members alternate views from one model frame to the next, carries the points by optical
+flow (fkd.flow) on the frames between (`infer_every`), re-detects every `detect_every` frames or
 when a face is lost, and smooths points over time. In both, the models' shape correction
 (fkd.shape) then moves back the points the CNNs pulled towards the average face, and their descent
 step (fkd.descent) looks again around each point.
@@ -24,6 +25,7 @@ from .descent import DescentStep
 from .detectors import make_detector
 from .ensemble import Keypoints15
 from .errors import ModelError
+from .flow import carry
 from .keypoints import NAMES
 from .confidence import confidence, view_spread
 from .options import TrackerOptions
@@ -122,6 +124,7 @@ class FaceTracker:
     def reset(self):
         """Forget the faces tracked: the next frame starts as a new video."""
         self.tracks, self.frame_index, self._redetect, self._last_ms, self._idle = [], 0, False, None, 0
+        self._prev = None   # the last frame, grayscale: optical flow starts from it
 
     def close(self):
         self.detector.close()
@@ -211,13 +214,16 @@ class FaceTracker:
 
     # -- video mode: a few named phases --------------------------------------
     def _video(self, gray, bgr, dt):
+        # kept for the flow of the next frame: a copy, as a caller may reuse a grayscale frame's buffer
+        prev, self._prev = self._prev, (gray.copy() if self.options.infer_every > 1 else None)
         self._find_faces(gray, bgr)
         if not self.tracks:
             return []
-        mirrored = bool(self.frame_index % 2)   # each frame shows the members the other view
+        # each model frame shows the members the other view
+        mirrored = bool(self.frame_index // self.options.infer_every % 2)
         for tr in self.tracks:
             tr.predict(dt)
-        pts = self._crop_and_infer(gray, mirrored)
+        pts = self._crop_and_infer(gray, prev, mirrored)
         pts = self._after(gray, pts)
         # the points after the stages frame the next crop: they are nearer the true points, from which
         # the crop rule places its box, than the models' own
@@ -261,26 +267,61 @@ class FaceTracker:
         if self.tracks:
             self._idle = 0
 
-    def _crop_and_infer(self, gray, mirrored):
-        """Each track's points on a crop where it is predicted; a new face's first frame is answered as
-        image mode answers it (more crops), so its track starts from better points."""
-        pts = self._infer(gray, [tr.crop_box for tr in self.tracks], mirrored, [tr.angle for tr in self.tracks])
+    def _crop_and_infer(self, gray, prev, mirrored):
+        """Each track's points: between model frames the mean of its last answers in each view, carried by
+        optical flow, where the flow holds; else on a crop where it is predicted, averaged with the other
+        view's last answer so carried. A new face's first frame is answered as image mode answers it
+        (more crops), so its track starts from better points."""
+        pts = np.zeros((len(self.tracks), len(NAMES), 2))
+        carried = self._carried(gray, prev)
+        infer = [i for i in range(len(self.tracks)) if i not in carried]
+        if infer:
+            pts[infer] = self._infer(gray, [self.tracks[i].crop_box for i in infer], mirrored,
+                                     [self.tracks[i].angle for i in infer])
+        for i, p in carried.items():
+            pts[i], self.tracks[i].carried = p, True
         first = [i for i, tr in enumerate(self.tracks) if tr.frames == 0]
         if first:
             pts[first], spread = self._refined(gray, pts[first], mirrored)
             for i, u in zip(first, spread if spread is not None else []):
                 self.tracks[i].uncertainty = u
+        if self.options.infer_every > 1:
+            for i in infer:
+                pts[i] = self.tracks[i].answered(pts[i], mirrored, both=i in first)
         return pts
+
+    def _carried(self, gray, prev):
+        """Moves each track's last answers of both views into this frame by optical flow; returns {track
+        index: their mean} for the tracks flow answers: not on a model frame, nor a face just restarted
+        from the detector (its box is there to take out drift)."""
+        every = self.options.infer_every
+        if every == 1:
+            return {}
+        t0 = time.perf_counter()
+        out = {}
+        for i, tr in enumerate(self.tracks):
+            if tr.fresh or prev is None:
+                tr.views = None
+                continue
+            if tr.views is None:
+                continue
+            tr.views = carry(prev, gray, tr.views)
+            if self.frame_index % every and np.isfinite(tr.views[:, 0, 0]).any():
+                out[i] = np.nanmean(tr.views, axis=0)
+        self.stage_s["flow"] += time.perf_counter() - t0
+        return out
 
     def _recrop_moved(self, gray, pts, mirrored):
         """A face whose points moved it further in its crop than the training shifts reach has them pulled
         towards the crop's middle: look again, in one batch, where they say it is."""
         again = [i for i, tr in enumerate(self.tracks)
-                 if self.options.recrop_shift < tr.shift() < 0.5]
+                 if not tr.carried and self.options.recrop_shift < tr.shift() < 0.5]
         if not again:
             return
         looked = self._infer(gray, [self.tracks[i].new_box for i in again], mirrored,
                              [self.tracks[i].angle for i in again])
+        if self.options.infer_every > 1:
+            looked = np.stack([self.tracks[i].answered(p, mirrored) for i, p in zip(again, looked)])
         for i, p in zip(again, self._after(gray, looked)):
             pts[i] = p
             self.tracks[i].recrop(self.rule.box_from_keypoints(p))

@@ -62,6 +62,9 @@ class Track:
     doubted: bool = False                # its points strayed (TrackerOptions.doubt): the detector looks again
     frames: int = 0                      # frames answered
     uncertainty: np.ndarray = None       # (15,) Kaggle-scale px, running (fkd.confidence)
+    # (2, 15, 2): the models' last answer in each view (plain, mirrored), before the stages after them,
+    # carried by optical flow to the last frame; nan where not answered since the detector restarted it
+    views: np.ndarray = None
     # this frame's working state, set by the phases of FaceTracker's video mode in turn
     fresh: bool = True                   # its box is a detector's, not yet placed by points
     step: np.ndarray = None              # the predicted move since the last frame (x, y, 0, 0)
@@ -69,6 +72,7 @@ class Track:
     expected: np.ndarray = None          # where this frame's points should place the box if the face is as predicted
     new_box: np.ndarray = None           # where they did place it
     recropped: bool = False              # cropped a second time this frame
+    carried: bool = False                # its points came by optical flow this frame, not from a crop
 
     def restart(self, box):
         """From a detector's box (no drift): the points of its next crop place its key box anew."""
@@ -80,7 +84,7 @@ class Track:
         self.fresh = self.key_box is None
         self.step = np.zeros(4) if self.fresh else np.r_[self.velocity * dt, 0.0, 0.0]
         self.crop_box = self.box + self.step
-        self.recropped = False
+        self.recropped = self.carried = False
 
     def place(self, new_box):
         """Where this frame's points place the box; a detector's box is framed unlike the points', so
@@ -98,6 +102,17 @@ class Track:
         """The crop made again where the points said (`crop_box`), and the box its points place."""
         self.crop_box = self.expected = self.new_box
         self.new_box, self.recropped = new_box, True
+
+    def answered(self, points, mirrored, both=False):
+        """Keeps the models' answer in this view (in both, for a first frame's crops of both views);
+        returns the mean of both views' last answers, as known."""
+        if self.views is None:
+            self.views = np.full((2,) + points.shape, np.nan)
+        if both:
+            self.views[:] = points
+        else:
+            self.views[int(mirrored)] = points
+        return np.nanmean(self.views, axis=0)
 
     def lost(self, frame_shape):
         """The points no longer describe a face where we looked."""

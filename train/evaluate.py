@@ -280,6 +280,8 @@ def items_of(data_path, models_dir, persons):
               help="Apply the models' descent step (tracker.descent), where they have one.")
 @click.option("--doubt", type=float, default=TrackerOptions.doubt,
               help="Video mode: stray (eye distances) that has the detector look again (TrackerOptions.doubt); inf: never.")
+@click.option("--infer-every", type=click.IntRange(1), default=TrackerOptions.infer_every,
+              help="Video mode: the models answer every Nth frame, optical flow between (TrackerOptions.infer_every).")
 @click.option("--hold", type=float, default=TrackerOptions.hold,
               help="Video mode: how far a face moves before its crop follows (TrackerOptions.hold).")
 @click.option("--min-confidence", type=click.FloatRange(0, 1, max_open=True), default=0.0,
@@ -293,7 +295,7 @@ def items_of(data_path, models_dir, persons):
 @click.option("--montage", "montage_path", type=click.Path(dir_okay=False), default=None,
               help="PNG of the worst faces, truth green, prediction red.")
 def main(data_path, models_dir, persons, detector, detector_model, mode, refine, repeat, motion, shape_correction,
-         descent_step, doubt, hold, min_confidence, limit, every, scale, report, montage_path):
+         descent_step, doubt, infer_every, hold, min_confidence, limit, every, scale, report, montage_path):
     try:
         if not os.path.exists(data_path):
             raise click.ClickException(f"{data_path}: no such file or folder")
@@ -303,6 +305,7 @@ def main(data_path, models_dir, persons, detector, detector_model, mode, refine,
             raise click.ClickException("--motion needs --mode video")
         opts = TrackerOptions(models_dir=models_dir, mode=mode, detector=detector, max_faces=8, refine=refine,
                               shape_correction=shape_correction, descent_step=descent_step, doubt=doubt, hold=hold,
+                              infer_every=infer_every,
                               min_confidence=min_confidence,
                               detector_options={"model_path": detector_model} if detector == "mediapipe" else {})
         items = items_of(data_path, models_dir, persons)
@@ -319,7 +322,8 @@ def main(data_path, models_dir, persons, detector, detector_model, mode, refine,
     res = summarize(errors, missed)
     res.update({"data": os.path.abspath(data_path), "persons": persons, "detector": detector, "mode": mode,
                 "refine": refine if mode == "image" else 0, "shape_correction": shape_correction,
-                "descent_step": descent_step, "doubt": doubt, "hold": hold, "every": every, "scale": scale,
+                "descent_step": descent_step, "doubt": doubt, "hold": hold,
+                "infer_every": infer_every if mode == "video" else 1, "every": every, "scale": scale,
                 "repeat": repeat if mode == "video" else 1, "motion": motion,
                 "models": os.path.abspath(models_dir), "ms_per_frame": round(1000 * secs / len(items), 2)})
     how = ""
