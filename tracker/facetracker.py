@@ -223,13 +223,22 @@ class FaceTracker:
         mirrored = bool(self.frame_index // self.options.infer_every % 2)
         for tr in self.tracks:
             tr.predict(dt)
-        pts = self._crop_and_infer(gray, prev, mirrored)
-        pts = self._after(gray, pts)
+        pts = np.zeros((len(self.tracks), len(NAMES), 2))
+        carried = self._carried(gray, prev)
+        infer = [i for i in range(len(self.tracks)) if i not in carried]
+        if infer:
+            pts[infer] = self._after(gray, self._crop_and_infer(gray, infer, mirrored))
+        for i, p in carried.items():
+            pts[i] = p
         # the points after the stages frame the next crop: they are nearer the true points, from which
         # the crop rule places its box, than the models' own
         for tr, p in zip(self.tracks, pts):
             tr.place(self.rule.box_from_keypoints(p))
         self._recrop_moved(gray, pts, mirrored)
+        if self.options.infer_every > 1:
+            # the crops place, recrop and lose faces as without flow; the answer averages both views
+            for i in infer:
+                pts[i] = self.tracks[i].answered(pts[i], mirrored, both=self.tracks[i].frames == 0)
         return self._keep_smooth_update(gray, pts, dt)
 
     def _interval(self, timestamp_ms):
@@ -267,33 +276,22 @@ class FaceTracker:
         if self.tracks:
             self._idle = 0
 
-    def _crop_and_infer(self, gray, prev, mirrored):
-        """Each track's points: between model frames the mean of its last answers in each view, carried by
-        optical flow, where the flow holds; else on a crop where it is predicted, averaged with the other
-        view's last answer so carried. A new face's first frame is answered as image mode answers it
-        (more crops), so its track starts from better points."""
-        pts = np.zeros((len(self.tracks), len(NAMES), 2))
-        carried = self._carried(gray, prev)
-        infer = [i for i in range(len(self.tracks)) if i not in carried]
-        if infer:
-            pts[infer] = self._infer(gray, [self.tracks[i].crop_box for i in infer], mirrored,
-                                     [self.tracks[i].angle for i in infer])
-        for i, p in carried.items():
-            pts[i], self.tracks[i].carried = p, True
-        first = [i for i, tr in enumerate(self.tracks) if tr.frames == 0]
+    def _crop_and_infer(self, gray, which, mirrored):
+        """The points of these tracks on a crop where each is predicted; a new face's first frame is
+        answered as image mode answers it (more crops), so its track starts from better points."""
+        tracks = [self.tracks[i] for i in which]
+        pts = self._infer(gray, [tr.crop_box for tr in tracks], mirrored, [tr.angle for tr in tracks])
+        first = [i for i, tr in enumerate(tracks) if tr.frames == 0]
         if first:
             pts[first], spread = self._refined(gray, pts[first], mirrored)
             for i, u in zip(first, spread if spread is not None else []):
-                self.tracks[i].uncertainty = u
-        if self.options.infer_every > 1:
-            for i in infer:
-                pts[i] = self.tracks[i].answered(pts[i], mirrored, both=i in first)
+                tracks[i].uncertainty = u
         return pts
 
     def _carried(self, gray, prev):
         """Moves each track's last answers of both views into this frame by optical flow; returns {track
-        index: their mean} for the tracks flow answers: not on a model frame, nor a face just restarted
-        from the detector (its box is there to take out drift)."""
+        index: their mean} for the tracks flow answers (their `carried` set): not on a model frame, nor
+        a face just restarted from the detector (its box is there to take out drift)."""
         every = self.options.infer_every
         if every == 1:
             return {}
@@ -307,7 +305,7 @@ class FaceTracker:
                 continue
             tr.views = carry(prev, gray, tr.views)
             if self.frame_index % every and np.isfinite(tr.views[:, 0, 0]).any():
-                out[i] = np.nanmean(tr.views, axis=0)
+                out[i], tr.carried = np.nanmean(tr.views, axis=0), True
         self.stage_s["flow"] += time.perf_counter() - t0
         return out
 
@@ -320,8 +318,6 @@ class FaceTracker:
             return
         looked = self._infer(gray, [self.tracks[i].new_box for i in again], mirrored,
                              [self.tracks[i].angle for i in again])
-        if self.options.infer_every > 1:
-            looked = np.stack([self.tracks[i].answered(p, mirrored) for i, p in zip(again, looked)])
         for i, p in zip(again, self._after(gray, looked)):
             pts[i] = p
             self.tracks[i].recrop(self.rule.box_from_keypoints(p))

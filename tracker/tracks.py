@@ -62,8 +62,8 @@ class Track:
     doubted: bool = False                # its points strayed (TrackerOptions.doubt): the detector looks again
     frames: int = 0                      # frames answered
     uncertainty: np.ndarray = None       # (15,) Kaggle-scale px, running (fkd.confidence)
-    # (2, 15, 2): the models' last answer in each view (plain, mirrored), before the stages after them,
-    # carried by optical flow to the last frame; nan where not answered since the detector restarted it
+    # (2, 15, 2): the last answer in each view (plain, mirrored), after the stages that follow the
+    # models, carried by optical flow to the last frame; nan where not answered since the detector restarted it
     views: np.ndarray = None
     # this frame's working state, set by the phases of FaceTracker's video mode in turn
     fresh: bool = True                   # its box is a detector's, not yet placed by points
