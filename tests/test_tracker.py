@@ -338,7 +338,7 @@ def test_flow_follows_a_moved_face_and_gives_up_where_the_picture_changed():
 
 
 def test_infer_every_two_runs_the_models_on_half_the_frames_as_accurately(shipped_models):
-    """Optical flow carries the points between model frames of the moving demo clip (the default, 2):
+    """Optical flow carries the points between model frames of the moving demo clip (infer_every 2):
     the models crop about half as often as on every frame, and the points stay as near the truth."""
     from fkd.facetracker import FaceTracker, TrackerOptions
 
