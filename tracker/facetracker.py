@@ -234,7 +234,7 @@ class FaceTracker:
         # the crop rule places its box, than the models' own
         for tr, p in zip(self.tracks, pts):
             tr.place(self.rule.box_from_keypoints(p))
-        self._recrop_moved(gray, pts, mirrored)
+        self._recrop_moved(gray, pts, mirrored, infer)
         if self.options.infer_every > 1:
             # the crops place, recrop and lose faces as without flow; the answer averages both views
             for i in infer:
@@ -290,7 +290,7 @@ class FaceTracker:
 
     def _carried(self, gray, prev):
         """Moves each track's last answers of both views into this frame by optical flow; returns {track
-        index: their mean} for the tracks flow answers (their `carried` set): not on a model frame, nor
+        index: their mean} for the tracks flow answers: not on a model frame, nor
         a face just restarted from the detector (its box is there to take out drift)."""
         every = self.options.infer_every
         if every == 1:
@@ -305,15 +305,15 @@ class FaceTracker:
                 continue
             tr.views = carry(prev, gray, tr.views)
             if self.frame_index % every and np.isfinite(tr.views[:, 0, 0]).any():
-                out[i], tr.carried = np.nanmean(tr.views, axis=0), True
+                out[i] = np.nanmean(tr.views, axis=0)
         self.stage_s["flow"] += time.perf_counter() - t0
         return out
 
-    def _recrop_moved(self, gray, pts, mirrored):
-        """A face whose points moved it further in its crop than the training shifts reach has them pulled
-        towards the crop's middle: look again, in one batch, where they say it is."""
-        again = [i for i, tr in enumerate(self.tracks)
-                 if not tr.carried and self.options.recrop_shift < tr.shift() < 0.5]
+    def _recrop_moved(self, gray, pts, mirrored, cropped):
+        """A face (of those `cropped` this frame, not carried by flow) whose points moved it further in its
+        crop than the training shifts reach has them pulled towards the crop's middle: look again, in one
+        batch, where they say it is."""
+        again = [i for i in cropped if self.options.recrop_shift < self.tracks[i].shift() < 0.5]
         if not again:
             return
         looked = self._infer(gray, [self.tracks[i].new_box for i in again], mirrored,

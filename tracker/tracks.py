@@ -72,7 +72,6 @@ class Track:
     expected: np.ndarray = None          # where this frame's points should place the box if the face is as predicted
     new_box: np.ndarray = None           # where they did place it
     recropped: bool = False              # cropped a second time this frame
-    carried: bool = False                # its points came by optical flow this frame, not from a crop
 
     def restart(self, box):
         """From a detector's box (no drift): the points of its next crop place its key box anew."""
@@ -84,7 +83,7 @@ class Track:
         self.fresh = self.key_box is None
         self.step = np.zeros(4) if self.fresh else np.r_[self.velocity * dt, 0.0, 0.0]
         self.crop_box = self.box + self.step
-        self.recropped = self.carried = False
+        self.recropped = False
 
     def place(self, new_box):
         """Where this frame's points place the box; a detector's box is framed unlike the points', so
