@@ -14,6 +14,9 @@ import numpy as np
 # failed points and the whole face goes to the models
 FB_LIMIT = 0.05
 MAX_FAILED = 2
+# a point on a patch without structure can go and come back alike, far from where the face went: one that
+# ends further than this (eye distances) from where the face's other points take it failed too
+RIGID_LIMIT = 0.1
 # a 7 px window at 40 px between the eyes; 3 pyramid levels follow a move of half an eye distance a frame
 EYE_PX = 40.0
 LK = dict(winSize=(7, 7), maxLevel=3, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03))
@@ -49,6 +52,27 @@ def carry(prev, gray, sets):
     error = np.linalg.norm((back - p0).reshape(-1, 2), axis=1)
     failed = ((ok.ravel() == 0) | (ok_back.ravel() == 0) | ~(error <= FB_LIMIT * EYE_PX)).reshape(-1, sets.shape[1])
     moved = (p1.reshape(-1, sets.shape[1], 2).astype(np.float64) / scale + (x0, y0))
-    moved[failed.sum(axis=1) > MAX_FAILED] = np.nan
+    start = sets[known]
+    for i in range(len(moved)):
+        bad = failed[i].copy()
+        if bad.sum() <= MAX_FAILED:
+            eye_i = np.linalg.norm(start[i, 0] - start[i, 1])
+            rigid = _similarity(start[i, ~bad], moved[i, ~bad], start[i])
+            bad |= np.linalg.norm(moved[i] - rigid, axis=1) > RIGID_LIMIT * eye_i
+        if bad.sum() > MAX_FAILED:
+            moved[i] = np.nan
+        elif bad.any():
+            # a failed point's flow may have run anywhere: it moves as the face's trusted points do
+            moved[i, bad] = _similarity(start[i, ~bad], moved[i, ~bad], start[i, bad])
     out[known] = moved
     return out
+
+
+def _similarity(src, dst, pts):
+    """`pts` moved by the least-squares similarity (turn, scale, shift) that takes `src` to `dst`."""
+    a, b = src - src.mean(axis=0), dst - dst.mean(axis=0)
+    z = (a[:, 0] + 1j * a[:, 1]) @ np.conj(b[:, 0] + 1j * b[:, 1])
+    r = np.conj(z) / max((a ** 2).sum(), 1e-12)   # the complex factor: scale and turn
+    q = pts - src.mean(axis=0)
+    q = r * (q[:, 0] + 1j * q[:, 1])
+    return np.c_[q.real, q.imag] + dst.mean(axis=0)
