@@ -350,7 +350,7 @@ Two clips read from mp4 as a user's video is (`benchmarks/real_use.py`): a 30 s 
 `../shared` frames, ten 3 s shots at 640x360 holding 0 to 3 faces at eye distances of 22 to 60 px that
 enter and leave under a slow camera pan and zoom; and the demo clip at 640x480 repeated to 900 frames.
 fkd in video mode (detector every {TrackerOptions().detect_every} frames while a face is tracked; while
-none is, every frame for {TrackerOptions().detect_every} frames, then every {TrackerOptions().idle_detect_every}; {models_when}), MediaPipe FaceLandmarker in VIDEO mode with up to 3
+none is, every {TrackerOptions().idle_detect_every} frames, and for {TrackerOptions().detect_every} frames after a face was lost near where it was on the frames between; {models_when}), MediaPipe FaceLandmarker in VIDEO mode with up to 3
 faces; {a.repeats} runs each, interleaved, the median run shown. "Pick up" counts the frames from a face's
 entry to the first frame where that system has points on it (eyes within half an eye distance).
 

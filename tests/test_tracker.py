@@ -305,6 +305,29 @@ def test_a_face_entering_an_empty_scene_is_picked_up_on_the_idle_cadence(shipped
             assert found[0] == 0   # the idle cadence skipped its first frame
 
 
+def test_a_lost_face_coming_back_is_looked_for_near_where_it_was(shipped_models):
+    """Between the idle cadence's whole-frame looks, only the region where a face was lost is searched."""
+    from fkd.facetracker import FaceTracker, TrackerOptions
+
+    face = next(frames(1))[0]
+    with FaceTracker(TrackerOptions(models_dir=shipped_models, idle_detect_every=50)) as t:
+        assert len(t.process(face)) == 1
+        where = t.tracks[0].crop_box
+        t.reset()
+        t.process(np.full_like(face, 60))   # the whole-frame look on the frame after a loss: nothing
+        t._lost, t._seen = [where], True     # as if the face had been lost there
+        whole, near = [], []
+        detector = t.detector
+        t.detector = type("Counted", (), {
+            "__call__": lambda self, g, b=None: whole.append(1) or detector(g, b),
+            "near": lambda self, g, box: near.append(1) or detector.near(g, box),
+            "close": lambda self: detector.close()})()
+        assert len(t.process(face)) == 1
+        assert (len(whole), len(near)) == (0, 1)
+        t.process(face)
+        assert (len(whole), len(near)) == (0, 1)   # tracked again: no more looks
+
+
 def test_blazeface_full_range_finds_the_face_framed_as_haar(clip, tmp_path, shipped_models):
     """The CNN detector plug-in: run by fkd on LiteRT, its boxes in the Haar cascade's framing."""
     from fkd.detectors import BlazeFaceFullRange, HaarDetector
@@ -335,6 +358,21 @@ def test_flow_follows_a_moved_face_and_gives_up_where_the_picture_changed():
     assert np.abs(carried[0] - GRACE_HOPPER_KEYPOINTS - (3, 2)).max() < 0.5 and np.isnan(carried[1]).all()
     noise = np.random.default_rng(0).integers(0, 256, gray.shape, dtype=np.uint8)
     assert np.isnan(carry(gray, noise, [GRACE_HOPPER_KEYPOINTS])).all()
+
+
+def test_a_point_the_flow_lost_moves_with_the_rest_of_the_face():
+    from fkd.flow import EYE_PX, carry
+
+    gray = cv2.cvtColor(photo(), cv2.COLOR_BGR2GRAY)
+    moved = np.roll(gray, (2, 3), axis=(0, 1))
+    pts = GRACE_HOPPER_KEYPOINTS
+    eye = np.linalg.norm(pts[0] - pts[1])
+    for x, y in pts[[10, 13]]:   # the nose tip and the top lip covered with noise in the new frame
+        r = int(0.15 * eye)
+        moved[int(y) - r:int(y) + r, int(x) - r:int(x) + r] = \
+            np.random.default_rng(1).integers(0, 256, (2 * r, 2 * r), dtype=np.uint8)
+    carried = carry(gray, moved, [pts])[0]
+    assert np.abs(carried - pts - (3, 2)).max() < 0.05 * eye * 40 / EYE_PX
 
 
 def test_infer_every_two_runs_the_models_on_half_the_frames_as_accurately(shipped_models):

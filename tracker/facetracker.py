@@ -125,6 +125,8 @@ class FaceTracker:
         """Forget the faces tracked: the next frame starts as a new video."""
         self.tracks, self.frame_index, self._redetect, self._last_ms, self._idle = [], 0, False, None, 0
         self._prev = None   # the last frame, grayscale: optical flow starts from it
+        self._lost = []     # the boxes of the faces lost since the last frame with a track
+        self._seen = False  # whether a face was tracked since the video started
 
     def close(self):
         self.detector.close()
@@ -156,7 +158,11 @@ class FaceTracker:
         t0 = time.perf_counter()
         boxes, scores = self.detector(gray, bgr)
         self.stage_s["detect"] += time.perf_counter() - t0
-        # a face found twice (overlapping boxes) counts once: the better-scored box wins
+        return self._distinct(boxes, scores)
+
+    def _distinct(self, boxes, scores):
+        """The largest `max_faces` boxes, a face found twice (overlapping boxes) once: the better-scored
+        box wins (boxes come best first)."""
         out = []
         for i in range(len(boxes)):
             if all(iou(boxes[i], boxes[j]) < SAME_FACE_IOU for j in out):
@@ -261,12 +267,16 @@ class FaceTracker:
         """The detector over the whole frame on schedule, when a face was lost, or for a detector that
         cannot search near a face that strayed; else near the faces that strayed."""
         o = self.options
-        if not self.tracks and not self._redetect:
-            # nothing tracked: every frame for `detect_every` frames (a lost face often comes back), then
-            # on the slower idle cadence
-            late = self._idle - o.detect_every
-            if late < 0 or late % o.idle_detect_every == 0:
+        if not self.tracks:
+            # nothing tracked: the whole frame on the idle cadence, counted from the frame after a face was
+            # lost; between, for `detect_every` frames after the loss (it often comes back), near where it
+            # was. A video's first `detect_every` frames look at every frame until a face is found.
+            eager = not self._seen and self._idle < o.detect_every
+            if self._redetect or eager or self._idle % o.idle_detect_every == 0:
                 self._update_from_detector(gray, bgr)
+            elif self._lost and self._idle < o.detect_every:
+                self._look_near_lost(gray, bgr)
+            self._redetect = False
             self._idle += 1
         elif self._redetect or self.frame_index % o.detect_every == 0:
             self._update_from_detector(gray, bgr)
@@ -274,7 +284,7 @@ class FaceTracker:
         elif any(tr.doubted for tr in self.tracks):
             self._check_doubted(gray)
         if self.tracks:
-            self._idle = 0
+            self._idle, self._lost, self._seen = 0, [], True
 
     def _crop_and_infer(self, gray, which, mirrored):
         """The points of these tracks on a crop where each is predicted; a new face's first frame is
@@ -329,6 +339,7 @@ class FaceTracker:
         alive, faces = [], []
         for tr, p in zip(self.tracks, pts):
             if tr.lost(gray.shape):
+                self._lost.append(tr.crop_box)
                 continue
             shown = p
             if o.smoothing:
@@ -358,9 +369,22 @@ class FaceTracker:
                     tr.restart(boxes[int(np.argmax(ious))])
         self.stage_s["detect"] += time.perf_counter() - t0
 
-    def _update_from_detector(self, gray, bgr):
-        """Matched tracks restart from the detector's box (no drift); new faces start tracks."""
-        boxes, scores = self._detect(gray, bgr)
+    def _look_near_lost(self, gray, bgr):
+        """The detector near each face lost, a few times cheaper than the whole frame (the whole frame
+        for a detector that cannot search near a box); a face found there starts a track."""
+        if not hasattr(self.detector, "near"):
+            return self._update_from_detector(gray, bgr)
+        t0 = time.perf_counter()
+        found = [self.detector.near(gray, box) for box in self._lost]
+        self.stage_s["detect"] += time.perf_counter() - t0
+        boxes, scores = np.concatenate([b for b, _ in found]), np.concatenate([s for _, s in found])
+        order = np.argsort(-scores)
+        self._update_from_detector(gray, bgr, (boxes[order], scores[order]))
+
+    def _update_from_detector(self, gray, bgr, found=None):
+        """Matched tracks restart from the detector's box (no drift); new faces start tracks. `found`:
+        (boxes, scores) already detected, else the whole frame is searched."""
+        boxes, scores = self._detect(gray, bgr) if found is None else self._distinct(*found)
         used = set()
         for tr in self.tracks:
             ious = [iou(tr.box, b) if i not in used else 0.0 for i, b in enumerate(boxes)]
