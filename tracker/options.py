@@ -23,7 +23,7 @@ class TrackerOptions:
     max_faces: int = 16             # faces answered per frame, largest first, at least 1
     threads: int = 1                # LiteRT threads, at least 1
     detect_every: int = 30          # video: frames between whole-frame detections while tracking holds, at least 1
-    infer_every: int = 1            # video: the models answer every this many frames, optical flow between (fkd.flow), at least 1
+    infer_every: int = 3            # video: the models answer every this many frames, optical flow between (fkd.flow), at least 1
     idle_detect_every: int = 3      # video: the same while no face is tracked (near a lost face between), at least 1
     recrop_shift: float = 0.04      # video: crop again when the points moved the face this far in its crop, box sides, (0, 0.5)
     hold: float = 0.0               # video: a crop stays until the face moved this far, box sides, [0, recrop_shift); 0 follows
