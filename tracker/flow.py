@@ -10,6 +10,8 @@ frame nor the face.
 import cv2
 import numpy as np
 
+from .crop import fit_similarity
+
 # a point whose forward-backward error exceeds this (eye distances) failed; more than MAX_FAILED
 # failed points and the whole face goes to the models
 FB_LIMIT = 0.05
@@ -54,25 +56,15 @@ def carry(prev, gray, sets):
     moved = (p1.reshape(-1, sets.shape[1], 2).astype(np.float64) / scale + (x0, y0))
     start = sets[known]
     for i in range(len(moved)):
-        bad = failed[i].copy()
+        bad = failed[i]
         if bad.sum() <= MAX_FAILED:
             eye_i = np.linalg.norm(start[i, 0] - start[i, 1])
-            rigid = _similarity(start[i, ~bad], moved[i, ~bad], start[i])
-            bad |= np.linalg.norm(moved[i] - rigid, axis=1) > RIGID_LIMIT * eye_i
+            off = np.linalg.norm(moved[i] - fit_similarity(start[i], moved[i], ~bad), axis=1)
+            bad = bad | (off > RIGID_LIMIT * eye_i)
         if bad.sum() > MAX_FAILED:
             moved[i] = np.nan
         elif bad.any():
             # a failed point's flow may have run anywhere: it moves as the face's trusted points do
-            moved[i, bad] = _similarity(start[i, ~bad], moved[i, ~bad], start[i, bad])
+            moved[i, bad] = fit_similarity(start[i], moved[i], ~bad)[bad]
     out[known] = moved
     return out
-
-
-def _similarity(src, dst, pts):
-    """`pts` moved by the least-squares similarity (turn, scale, shift) that takes `src` to `dst`."""
-    a, b = src - src.mean(axis=0), dst - dst.mean(axis=0)
-    z = (a[:, 0] + 1j * a[:, 1]) @ np.conj(b[:, 0] + 1j * b[:, 1])
-    r = np.conj(z) / max((a ** 2).sum(), 1e-12)   # the complex factor: scale and turn
-    q = pts - src.mean(axis=0)
-    q = r * (q[:, 0] + 1j * q[:, 1])
-    return np.c_[q.real, q.imag] + dst.mean(axis=0)
